@@ -26,6 +26,8 @@ import polars as pl
 
 from analytics_platform.calendar import SESSION_SECONDS, session
 from analytics_platform.contracts import TS
+from analytics_platform.events import catalog
+from analytics_platform.events.catalog import EventSpec
 
 NS = 1_000_000_000
 SESSION_NS = int(SESSION_SECONDS * NS)
@@ -120,6 +122,18 @@ class SimulatedDay:
     ground_truth_decisions: pl.DataFrame
 
     @property
+    def trading_events(self) -> list[tuple[EventSpec, pl.DataFrame]]:
+        """What the firm's systems publish to Pulsar during the day."""
+        return [
+            (catalog.TRADING_DECISION, self.decisions),
+            (catalog.PARENT_ORDER_SUBMITTED, self.orders),
+            (catalog.TRADE_EXECUTED, self.executions),
+            (catalog.NEWS_SENTIMENT_ANALYZED, self.sentiment),
+            (catalog.TECHNICAL_INDICATOR_COMPUTED, self.technical_indicators),
+            (catalog.PORTFOLIO_POSITION_SNAPSHOT, self.positions),
+        ]
+
+    @property
     def market_data(self) -> dict[str, pl.DataFrame]:
         return {
             "raw/quotes": self.quotes,
@@ -151,6 +165,15 @@ def _activity_times(rng: np.random.Generator, size: int, lo: float = 0.0, hi: fl
     cdf = (grid + 0.5 * ((2 * grid - 1) ** 3 + 1)) / 2.0  # integral of 1+3(2u-1)^2, normalised
     u = rng.uniform(np.interp(lo, grid, cdf), np.interp(hi, grid, cdf), size)
     return np.interp(u, cdf, grid)
+
+
+def _offsets_ns(fractions: np.ndarray) -> np.ndarray:
+    """Session fractions to ns offsets on a microsecond grid (Delta stores timestamps in us)."""
+    return (fractions * (SESSION_NS // 1000)).astype(np.int64) * 1000
+
+
+def _us(ns: np.ndarray) -> np.ndarray:
+    return (ns // 1000) * 1000
 
 
 def _group_start(sorted_groups: np.ndarray) -> np.ndarray:
@@ -228,7 +251,7 @@ def _draw_decisions(rng, cfg: SimulationConfig, adv: np.ndarray) -> _Decisions:
     n = cfg.n_orders
     weights = adv**0.7 / (adv**0.7).sum()
     sym = rng.choice(len(adv), size=n, p=weights)
-    t = (_activity_times(rng, n, 5 / 390, 375 / 390) * SESSION_NS).astype(np.int64)
+    t = _offsets_ns(_activity_times(rng, n, 5 / 390, 375 / 390))
     side = rng.choice(np.array([1, -1]), size=n)
     strategy = np.array(cfg.strategies)[rng.integers(0, len(cfg.strategies), n)]
     expected = np.exp(rng.normal(np.log(15.0), 0.6, n))
@@ -258,11 +281,11 @@ def _draw_orders(rng, cfg: SimulationConfig, dec: _Decisions, adv: np.ndarray) -
     n = len(dec.t)
     urgency = rng.choice(np.array(list(URGENCY_PARTICIPATION)), size=n, p=[0.3, 0.5, 0.2])
     participation = _lookup(URGENCY_PARTICIPATION, urgency)
-    arrival = dec.t + rng.integers(50_000_000, 2 * NS, n)
+    arrival = _us(dec.t + rng.integers(50_000_000, 2 * NS, n))
     duration = (dec.quantity / adv[dec.sym]) * SESSION_SECONDS / participation
     duration = np.clip(duration * rng.lognormal(0, 0.3, n), 30, 4 * 3600)
     # Orders may run past the close: they are cut at the close (partially filled).
-    end = np.minimum(arrival + (duration * NS).astype(np.int64), SESSION_NS)
+    end = np.minimum(arrival + _us((duration * NS).astype(np.int64)), SESSION_NS)
     cancelled = rng.uniform(size=n) < cfg.cancel_rate
     return _Orders(
         arrival=arrival,
@@ -285,7 +308,7 @@ def _split_fills(rng, cfg: SimulationConfig, dec: _Decisions, orders: _Orders):
     order = np.lexsort((frac, order_idx))
     frac = frac[order]
     window = orders.end - orders.arrival
-    t = orders.arrival[order_idx] + (frac * window[order_idx]).astype(np.int64)
+    t = orders.arrival[order_idx] + _us((frac * window[order_idx]).astype(np.int64))
     weights = rng.exponential(size=len(order_idx))
     wsum = np.bincount(order_idx, weights=weights)
     cum_w = np.cumsum(weights) - np.repeat(np.r_[0, np.cumsum(wsum)[:-1]], counts)
@@ -338,7 +361,7 @@ def simulate_day(trade_date: dt.date, cfg: SimulationConfig | None = None) -> Si
     q_counts = rng.multinomial(cfg.n_quotes - 20 * n_sym, q_weights) + 20
     q_sym = np.repeat(np.arange(n_sym), q_counts)
     q_u = _activity_times(rng, cfg.n_quotes)
-    q_t = (q_u * SESSION_NS).astype(np.int64)
+    q_t = _offsets_ns(q_u)
 
     # --- one Brownian path per symbol over quote and fill times -------------------------------
     keys = np.r_[q_sym * _KEY_SHIFT + q_t, f_sym * _KEY_SHIFT + f_t]
@@ -472,7 +495,7 @@ def simulate_day(trade_date: dt.date, cfg: SimulationConfig | None = None) -> Si
     # --- tape: prints at the prevailing quote, sized to the day's volume, plus our fills -------
     n_prints = int(cfg.trades_per_quote * cfg.n_quotes)
     p_sym = rng.choice(n_sym, size=n_prints, p=q_weights)
-    p_t = (_activity_times(rng, n_prints) * SESSION_NS).astype(np.int64)
+    p_t = _offsets_ns(_activity_times(rng, n_prints))
     pq = prevailing_quote(p_sym * _KEY_SHIFT + p_t)
     valid = pq >= 0
     p_sym, p_t, pq = p_sym[valid], p_t[valid], pq[valid]
@@ -626,7 +649,8 @@ def _assemble_trading(
     ).with_columns(trade_date=trade_date_col)
     cancelled = orders.cancel_fraction < 1.0
     window = orders.end - orders.arrival
-    end = np.where(cancelled, orders.arrival + (orders.cancel_fraction * window).astype(np.int64), orders.end)
+    cancel_at = orders.arrival + _us((orders.cancel_fraction * window).astype(np.int64))
+    end = np.where(cancelled, cancel_at, orders.end)
     orders_df = pl.DataFrame(
         {
             "order_id": order_id,
@@ -703,7 +727,12 @@ def _assemble_context(rng, cfg, trade_date, open_ns, inst, quotes) -> dict[str, 
             "quantity": qty,
             "price": price[sym_idx],
         }
-    ).with_columns(market_value=pl.col("quantity") * pl.col("price"), trade_date=trade_date_col)
+    ).with_columns(
+        position_id=pl.col("portfolio_id") + "|" + pl.col("symbol") + f"|{trade_date.isoformat()}",
+        as_of_ts=pl.lit(open_ns).cast(TS),
+        market_value=pl.col("quantity") * pl.col("price"),
+        trade_date=trade_date_col,
+    )
     cap = price * inst["adv"].to_numpy()
     benchmark_weights = pl.DataFrame(
         {
@@ -722,7 +751,7 @@ def _assemble_context(rng, cfg, trade_date, open_ns, inst, quotes) -> dict[str, 
     sentiment = pl.DataFrame(
         {
             "sentiment_id": _ids("N", trade_date, n_news),
-            "ts": pl.Series(_ns_offsets(rng, n_news) + open_ns).cast(TS),
+            "ts": pl.Series(_offsets_ns(_activity_times(rng, n_news)) + open_ns).cast(TS),
             "symbol": symbols[news_sym],
             "sentiment_score": np.tanh(rng.normal(0, 0.8, n_news)).round(4),
             "relevance": rng.beta(2, 2, n_news).round(4),
@@ -734,12 +763,10 @@ def _assemble_context(rng, cfg, trade_date, open_ns, inst, quotes) -> dict[str, 
         "benchmark_weights": benchmark_weights,
         "portfolio_nav": portfolio_nav,
         "sentiment": sentiment.sort("ts"),
-        "technical_indicators": technical_indicators(quotes, cfg.indicator_interval_s),
+        "technical_indicators": technical_indicators(quotes, cfg.indicator_interval_s).with_columns(
+            indicator_id=pl.col("symbol") + "|" + pl.col("indicator") + "|" + pl.col("ts").cast(pl.String)
+        ),
     }
-
-
-def _ns_offsets(rng, n: int) -> np.ndarray:
-    return (_activity_times(rng, n) * SESSION_NS).astype(np.int64)
 
 
 def technical_indicators(quotes: pl.DataFrame, interval_s: int) -> pl.DataFrame:

@@ -1,0 +1,91 @@
+"""Platform settings from environment variables, with embedded defaults under ANALYTICS_HOME.
+
+Invalid values fail at load with the variable named (`ConfigError`). The embedded default needs
+no variable at all: everything lives under ./var (DESIGN §3).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the variable."""
+
+
+class PlatformSettings(BaseModel):
+    """Every field is read from the environment variable given as its alias."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    home: Path = Field(Path("var"), alias="ANALYTICS_HOME")
+    lake_uri: str | None = Field(None, alias="ANALYTICS_LAKE_URI")
+    lake_storage_options: dict[str, str] = Field(
+        default_factory=dict, alias="ANALYTICS_LAKE_STORAGE_OPTIONS"
+    )
+    landing_uri: str | None = Field(None, alias="ANALYTICS_LANDING_URI")
+    warehouse_path: str | None = Field(None, alias="ANALYTICS_WAREHOUSE_PATH")
+    mlflow_tracking_uri: str | None = Field(None, alias="MLFLOW_TRACKING_URI")
+    pulsar_service_url: str | None = Field(None, alias="PULSAR_SERVICE_URL")
+    pulsar_data_dir: str | None = Field(None, alias="ANALYTICS_PULSAR_DATA_DIR")
+    max_crossed_quote_share: float = Field(
+        1e-4, ge=0.0, le=1.0, alias="ANALYTICS_MAX_CROSSED_QUOTE_SHARE"
+    )
+    owner_team: str = Field("team:data-platform", alias="ANALYTICS_OWNER_TEAM")
+
+    @field_validator("lake_storage_options", mode="before")
+    @classmethod
+    def _json_object(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"must be a JSON object: {exc}") from exc
+        return value
+
+    @field_validator("pulsar_service_url")
+    @classmethod
+    def _pulsar_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("pulsar://", "pulsar+ssl://")):
+            raise ValueError("must start with pulsar:// or pulsar+ssl://")
+        return value or None
+
+    @model_validator(mode="after")
+    def _embedded_defaults(self) -> PlatformSettings:
+        home = self.home.absolute()
+        defaults = {
+            "home": home,
+            "lake_uri": self.lake_uri or str(home / "lake"),
+            "landing_uri": self.landing_uri or str(home / "landing"),
+            "warehouse_path": self.warehouse_path or str(home / "warehouse.duckdb"),
+            "mlflow_tracking_uri": self.mlflow_tracking_uri or f"sqlite:///{home / 'mlflow.db'}",
+            "pulsar_data_dir": self.pulsar_data_dir or str(home / "pulsar"),
+        }
+        for name, value in defaults.items():
+            object.__setattr__(self, name, value)
+        return self
+
+    @property
+    def dagster_home(self) -> Path:
+        return Path(os.environ.get("DAGSTER_HOME") or self.home / "dagster")
+
+    @property
+    def embedded_pulsar(self) -> bool:
+        return self.pulsar_service_url is None
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> PlatformSettings:
+    env = os.environ if environ is None else environ
+    aliases = {f.alias for f in PlatformSettings.model_fields.values() if f.alias}
+    try:
+        return PlatformSettings.model_validate({k: v for k, v in env.items() if k in aliases})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None

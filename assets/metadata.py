@@ -1,0 +1,46 @@
+"""Shared metadata builders for lake-table assets (schema, lineage, materialization stats)."""
+
+
+import polars as pl
+from dagster import MetadataValue, TableColumn, TableSchema
+
+from analytics_platform.contracts import TableContract
+from analytics_platform.lake import PartitionWrite
+from analytics_platform.reporting import markdown_table
+
+OWNERS = ["team:data-platform"]
+
+
+def table_schema(contract: TableContract) -> TableSchema:
+    return TableSchema(
+        columns=[
+            TableColumn(
+                name=c.name,
+                type=str(c.dtype),
+                description=c.description,
+                constraints=None,
+            )
+            for c in contract.columns
+        ]
+    )
+
+
+def definition_metadata(contract: TableContract) -> dict[str, object]:
+    """Static metadata shown on the asset in the lineage graph."""
+    return {
+        "dagster/column_schema": table_schema(contract),
+        "dagster/table_name": contract.table.replace("/", "."),
+        "natural_key": ", ".join(contract.key),
+        "partitioned_by": contract.partition_column,
+    }
+
+
+def write_metadata(write: PartitionWrite, frame: pl.DataFrame) -> dict[str, object]:
+    """Per-materialization metadata: counts, Delta version (for time travel), preview."""
+    return {
+        "dagster/row_count": write.rows,
+        "dagster/uri": write.uri,
+        "delta_version": write.version,
+        "trade_date": write.trade_date.isoformat(),
+        "preview": MetadataValue.md(markdown_table(frame)),
+    }

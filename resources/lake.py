@@ -1,0 +1,34 @@
+"""Lake and landing-zone resources: thin, env-configured handles on the domain helpers."""
+
+
+from pathlib import Path
+
+from dagster import ConfigurableResource
+
+from analytics_platform.landing import LandingZone
+from analytics_platform.lake import Lake
+
+
+class LakeResource(ConfigurableResource):
+    """Delta lake root (local path or s3://...) and object-store options."""
+
+    root_uri: str
+    storage_options: dict[str, str] = {}
+
+    def lake(self) -> Lake:
+        return Lake(self.root_uri, self.storage_options)
+
+
+class LandingZoneResource(ConfigurableResource):
+    """Where the market-data vendor drops its daily Parquet files."""
+
+    root: str
+
+    def zone(self) -> LandingZone:
+        return LandingZone(Path(self.root))
+
+
+class QualityConfig(ConfigurableResource):
+    """Thresholds of the data-quality checks."""
+
+    max_crossed_quote_share: float = 1e-4
