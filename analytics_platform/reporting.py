@@ -9,12 +9,13 @@ def markdown_table(frame: pl.DataFrame, max_rows: int = 10, float_digits: int = 
     """A GitHub-flavoured markdown table of the first `max_rows` rows."""
     if frame.is_empty():
         return "(no rows)"
-    head = frame.head(max_rows).with_columns(
-        pl.col(pl.Float64, pl.Float32).round(float_digits)
-    )
+    head = frame.head(max_rows).with_columns(pl.col(pl.Float64, pl.Float32).round(float_digits))
     cols = head.columns
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in head.iter_rows()]
+    lines += [
+        "| " + " | ".join("" if v is None else str(v) for v in row) + " |"
+        for row in head.iter_rows()
+    ]
     if frame.height > max_rows:
         lines.append(f"\n… {frame.height - max_rows:,} more rows")
     return "\n".join(lines)

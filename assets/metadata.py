@@ -1,6 +1,5 @@
 """Shared metadata builders for lake-table assets (schema, lineage, materialization stats)."""
 
-
 import polars as pl
 from dagster import MetadataValue, TableColumn, TableSchema
 

@@ -1,6 +1,5 @@
 """The one trading-day partitions definition shared by every partitioned asset, job and sensor."""
 
-
 import datetime as dt
 
 from dagster import TimeWindowPartitionsDefinition

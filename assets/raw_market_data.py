@@ -4,7 +4,6 @@ One factory builds the three assets (quotes, market_trades, book_snapshots); eac
 blocking quality checks computed on the data it has just loaded.
 """
 
-
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,

@@ -65,8 +65,10 @@ def run_day(args: argparse.Namespace) -> int:
     cfg = SimulationConfig(
         n_symbols=args.symbols, n_quotes=args.quotes, n_orders=args.orders, seed=args.seed
     )
-    print(f"Simulated trading day {trade_date} ({cfg.n_symbols} symbols, {cfg.n_quotes:,} quotes,"
-          f" {cfg.n_orders:,} orders, seed {cfg.seed})")
+    print(
+        f"Simulated trading day {trade_date} ({cfg.n_symbols} symbols, {cfg.n_quotes:,} quotes,"
+        f" {cfg.n_orders:,} orders, seed {cfg.seed})"
+    )
     t0 = t = time.perf_counter()
     day = simulate_day(trade_date, cfg)
     t = _phase("simulate", t)
@@ -101,8 +103,10 @@ def _print_summary(result, settings: PlatformSettings, published: dict[str, int]
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
         meta = {k: v.value for k, v in mat.metadata.items()}
-        print(f"  {mat.asset_key.to_user_string():<28} {meta.get('dagster/row_count', 0):>12,}"
-              f"   v{meta.get('delta_version')}")
+        print(
+            f"  {mat.asset_key.to_user_string():<28} {meta.get('dagster/row_count', 0):>12,}"
+            f"   v{meta.get('delta_version')}"
+        )
     evaluations = result.get_asset_check_evaluations()
     failed = [e for e in evaluations if not e.passed]
     print(f"\nChecks: {len(evaluations) - len(failed)} passed, {len(failed)} failed")
@@ -125,8 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="analytics-platform", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run-day", help="simulate, publish and materialise one trading day")
-    run.add_argument("--date", type=dt.date.fromisoformat, default=None,
-                     help="trade date (default: last completed NYSE trading day)")
+    run.add_argument(
+        "--date",
+        type=dt.date.fromisoformat,
+        default=None,
+        help="trade date (default: last completed NYSE trading day)",
+    )
     defaults = SimulationConfig()
     run.add_argument("--symbols", type=int, default=defaults.n_symbols)
     run.add_argument("--quotes", type=int, default=defaults.n_quotes)

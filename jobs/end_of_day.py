@@ -1,6 +1,5 @@
 """End-of-day job and its after-close schedule (trading days only)."""
 
-
 from dagster import (
     AssetSelection,
     RunRequest,

@@ -1,6 +1,5 @@
 """Dagster resources, built from the platform settings (env vars with embedded defaults)."""
 
-
 from analytics_platform.config import PlatformSettings
 from resources.lake import LakeResource, LandingZoneResource, QualityConfig
 

@@ -1,19 +1,19 @@
 """Lake and landing-zone resources: thin, env-configured handles on the domain helpers."""
 
-
 from pathlib import Path
 
 from dagster import ConfigurableResource
+from pydantic import Field
 
-from analytics_platform.landing import LandingZone
 from analytics_platform.lake import Lake
+from analytics_platform.landing import LandingZone
 
 
 class LakeResource(ConfigurableResource):
     """Delta lake root (local path or s3://...) and object-store options."""
 
     root_uri: str
-    storage_options: dict[str, str] = {}
+    storage_options: dict[str, str] = Field(default_factory=dict)
 
     def lake(self) -> Lake:
         return Lake(self.root_uri, self.storage_options)

@@ -54,10 +54,14 @@ class EmbeddedPulsar:
             self.process = subprocess.Popen(
                 [
                     find_pulsar_lite_binary(),
-                    "--config", str(config),
-                    "--addr", f"127.0.0.1:{port}",
-                    "--db-path", str(self.data_dir / "db"),
-                    "--log-level", "warn",
+                    "--config",
+                    str(config),
+                    "--addr",
+                    f"127.0.0.1:{port}",
+                    "--db-path",
+                    str(self.data_dir / "db"),
+                    "--log-level",
+                    "warn",
                 ],
                 cwd=self.data_dir,
                 stdout=log_file,
@@ -72,9 +76,7 @@ class EmbeddedPulsar:
             self.stop()
             if self.port is not None and attempt == 0:
                 break  # a fixed port that fails will keep failing
-        raise RuntimeError(
-            f"pulsar-lite did not start; see {self.data_dir / 'broker.log'}"
-        )
+        raise RuntimeError(f"pulsar-lite did not start; see {self.data_dir / 'broker.log'}")
 
     def _wait_ready(self, port: int) -> bool:
         assert self.process is not None

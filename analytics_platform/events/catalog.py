@@ -52,7 +52,11 @@ TECHNICAL_INDICATOR_COMPUTED = EventSpec(
     "raw/technical_indicators",
 )
 PORTFOLIO_POSITION_SNAPSHOT = EventSpec(
-    "PortfolioPositionSnapshotEvent", "portfolio-management", "position_id", "as_of_ts", "raw/positions"
+    "PortfolioPositionSnapshotEvent",
+    "portfolio-management",
+    "position_id",
+    "as_of_ts",
+    "raw/positions",
 )
 
 INBOUND_EVENTS: tuple[EventSpec, ...] = (

@@ -67,5 +67,7 @@ def publish_frame(client: pulsar.Client, spec: EventSpec, frame: pl.DataFrame) -
     return encoded.height
 
 
-def publish_all(client: pulsar.Client, frames: Iterable[tuple[EventSpec, pl.DataFrame]]) -> dict[str, int]:
+def publish_all(
+    client: pulsar.Client, frames: Iterable[tuple[EventSpec, pl.DataFrame]]
+) -> dict[str, int]:
     return {spec.topic: publish_frame(client, spec, frame) for spec, frame in frames}

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from analytics_platform.contracts import PRICE, QTY, TS, ColumnSpec, TableContract, trade_date_column
+from analytics_platform.contracts import (
+    PRICE,
+    QTY,
+    TS,
+    ColumnSpec,
+    TableContract,
+    trade_date_column,
+)
 
 _POSITIVE = [pa.Check.gt(0)]
 _NON_NEGATIVE = [pa.Check.ge(0)]
@@ -20,7 +27,9 @@ QUOTES = TableContract(
         ColumnSpec("bid_sz", QTY, "Shares at the best bid", checks=_NON_NEGATIVE),
         ColumnSpec("ask_px", PRICE, "National best offer", checks=_POSITIVE),
         ColumnSpec("ask_sz", QTY, "Shares at the best offer", checks=_NON_NEGATIVE),
-        ColumnSpec("seq", QTY, "Per-symbol feed sequence number, contiguous from 1", checks=_POSITIVE),
+        ColumnSpec(
+            "seq", QTY, "Per-symbol feed sequence number, contiguous from 1", checks=_POSITIVE
+        ),
         trade_date_column(),
         ColumnSpec(
             "is_glitch", pl.Boolean, "Feed flags this update as erroneous (e.g. crossed market)"
@@ -38,7 +47,9 @@ MARKET_TRADES = TableContract(
         ColumnSpec("price", PRICE, "Print price", checks=_POSITIVE),
         ColumnSpec("size", QTY, "Shares printed", checks=_POSITIVE),
         ColumnSpec("venue", pl.String, "Reporting venue (MIC-like code)"),
-        ColumnSpec("seq", QTY, "Per-symbol tape sequence number, contiguous from 1", checks=_POSITIVE),
+        ColumnSpec(
+            "seq", QTY, "Per-symbol tape sequence number, contiguous from 1", checks=_POSITIVE
+        ),
         trade_date_column(),
     ],
     key=["symbol", "seq"],

@@ -219,7 +219,9 @@ def _instruments(cfg: SimulationConfig) -> pl.DataFrame:
     adv = np.exp(rng.normal(np.log(3e6), 0.9, cfg.n_symbols)).round(-2)
     price = np.clip(np.exp(rng.normal(np.log(60.0), 0.8, cfg.n_symbols)), 5.0, 900.0)
     daily_vol = rng.uniform(0.01, 0.04, cfg.n_symbols)
-    spread_bps = np.clip(np.exp(rng.normal(np.log(4.0), 0.4, cfg.n_symbols)) * (3e6 / adv) ** 0.25, 1.0, 60.0)
+    spread_bps = np.clip(
+        np.exp(rng.normal(np.log(4.0), 0.4, cfg.n_symbols)) * (3e6 / adv) ** 0.25, 1.0, 60.0
+    )
     return pl.DataFrame(
         {
             "symbol": symbols,
@@ -262,7 +264,9 @@ def _draw_decisions(rng, cfg: SimulationConfig, adv: np.ndarray) -> _Decisions:
     horizon = rng.choice(np.array([900, 1800, 3600, 7200]), size=n)
     q_over_adv = np.clip(np.exp(rng.normal(np.log(0.003), 0.8, n)), 1e-4, 0.05)
     quantity = np.maximum(100, np.round(q_over_adv * adv[sym], -2)).astype(np.int64)
-    return _Decisions(sym, t, side, strategy, expected, true_alpha, confidence, signal, horizon, quantity)
+    return _Decisions(
+        sym, t, side, strategy, expected, true_alpha, confidence, signal, horizon, quantity
+    )
 
 
 @dataclass
@@ -375,7 +379,9 @@ def simulate_day(trade_date: dt.date, cfg: SimulationConfig | None = None) -> Si
 
     # Alpha ramps: each decision moves the log price by s*alpha linearly over its horizon.
     slope = dec.side * dec.true_alpha_bps / 1e4 / (dec.horizon_s * NS)
-    kink_keys = np.r_[dec.sym * _KEY_SHIFT + dec.t, dec.sym * _KEY_SHIFT + dec.t + dec.horizon_s * NS]
+    kink_keys = np.r_[
+        dec.sym * _KEY_SHIFT + dec.t, dec.sym * _KEY_SHIFT + dec.t + dec.horizon_s * NS
+    ]
     kink_slope = np.r_[slope, -slope]
     kink_order = np.argsort(kink_keys, kind="stable")
     kink_keys, kink_slope = kink_keys[kink_order], kink_slope[kink_order]
@@ -413,7 +419,9 @@ def simulate_day(trade_date: dt.date, cfg: SimulationConfig | None = None) -> Si
 
     # --- quotes: noisy centre, U-shaped spread snapped outward to the tick --------------------
     q_half_bps = (
-        base_half_spread_bps[q_sym] * (1 + 1.5 * (2 * q_u - 1) ** 2) * rng.lognormal(0, 0.25, len(q_t))
+        base_half_spread_bps[q_sym]
+        * (1 + 1.5 * (2 * q_u - 1) ** 2)
+        * rng.lognormal(0, 0.25, len(q_t))
     )
     centre = q_mid * (1 + rng.normal(0, 0.15, len(q_t)) * q_half_bps / 1e4)
     half = q_mid * q_half_bps / 1e4
@@ -474,7 +482,9 @@ def simulate_day(trade_date: dt.date, cfg: SimulationConfig | None = None) -> Si
     decision_px = np.where(dq >= 0, (bid[dq] + ask[dq]) / 2, dec_eff).round(4)
 
     # Limit orders stop filling once the fill price is through the limit.
-    limit_px = np.where(orders.is_limit, decision_px * (1 + dec.side * orders.limit_bps / 1e4), np.nan)
+    limit_px = np.where(
+        orders.is_limit, decision_px * (1 + dec.side * orders.limit_bps / 1e4), np.nan
+    )
     limit_px = np.where(orders.is_limit, np.round(limit_px, 2), np.nan)
     through = orders.is_limit[f_order] & (f_side * (f_price - limit_px[f_order]) > 0)
     keep = ~through
@@ -549,25 +559,47 @@ def simulate_day(trade_date: dt.date, cfg: SimulationConfig | None = None) -> Si
         open_ns=sess.open_ns,
         symbols=symbols,
         quotes=dict(
-            sym=q_sym_sorted, t=quote_keys % _KEY_SHIFT, bid=bid, ask=ask,
-            bid_sz=bid_sz, ask_sz=ask_sz, glitch=q_glitch,
+            sym=q_sym_sorted,
+            t=quote_keys % _KEY_SHIFT,
+            bid=bid,
+            ask=ask,
+            bid_sz=bid_sz,
+            ask_sz=ask_sz,
+            glitch=q_glitch,
         ),
         tape=tape,
         book=book,
     )
     trading = _assemble_trading(
-        rng, cfg, trade_date, sess.open_ns, symbols, inst, dec, orders, decision_px, limit_px,
-        dict(order=f_order, t=f_t, qty=f_qty, sym=f_sym, side=f_side, price=f_price, fee=fee,
-             venue=venue, liquidity=liquidity),
-        truth_parts,
+        trade_date=trade_date,
+        open_ns=sess.open_ns,
+        symbols=symbols,
+        dec=dec,
+        orders=orders,
+        decision_px=decision_px,
+        limit_px=limit_px,
+        fills=dict(
+            order=f_order,
+            t=f_t,
+            qty=f_qty,
+            sym=f_sym,
+            side=f_side,
+            price=f_price,
+            fee=fee,
+            venue=venue,
+            liquidity=liquidity,
+        ),
+        truth=truth_parts,
     )
-    context = _assemble_context(rng, cfg, trade_date, sess.open_ns, inst, frames["quotes"])
+    context = _assemble_context(
+        rng=rng,
+        cfg=cfg,
+        trade_date=trade_date,
+        open_ns=sess.open_ns,
+        inst=inst,
+        quotes=frames["quotes"],
+    )
     return SimulatedDay(trade_date=trade_date, instruments=inst, **frames, **trading, **context)
-
-
-def _ts(open_ns: int, offsets: np.ndarray | pl.Expr) -> pl.Expr:
-    expr = offsets if isinstance(offsets, pl.Expr) else pl.lit(pl.Series(offsets))
-    return (expr + open_ns).cast(pl.Datetime("ns", "UTC"))
 
 
 def _names(names: np.ndarray, idx: np.ndarray | pl.Series) -> pl.Series:
@@ -621,7 +653,7 @@ def _ids(prefix: str, trade_date: dt.date, n: int) -> pl.Series:
 
 
 def _assemble_trading(
-    rng, cfg, trade_date, open_ns, symbols, inst, dec, orders, decision_px, limit_px, fills, truth
+    *, trade_date, open_ns, symbols, dec, orders, decision_px, limit_px, fills, truth
 ) -> dict[str, pl.DataFrame]:
     n = len(dec.t)
     side = np.where(dec.side > 0, "BUY", "SELL")
@@ -707,7 +739,7 @@ def _assemble_trading(
     }
 
 
-def _assemble_context(rng, cfg, trade_date, open_ns, inst, quotes) -> dict[str, pl.DataFrame]:
+def _assemble_context(*, rng, cfg, trade_date, open_ns, inst, quotes) -> dict[str, pl.DataFrame]:
     """Portfolio, benchmark, news sentiment and technical indicators of the day."""
     n_sym = inst.height
     symbols = inst["symbol"].to_numpy()
@@ -764,7 +796,11 @@ def _assemble_context(rng, cfg, trade_date, open_ns, inst, quotes) -> dict[str, 
         "portfolio_nav": portfolio_nav,
         "sentiment": sentiment.sort("ts"),
         "technical_indicators": technical_indicators(quotes, cfg.indicator_interval_s).with_columns(
-            indicator_id=pl.col("symbol") + "|" + pl.col("indicator") + "|" + pl.col("ts").cast(pl.String)
+            indicator_id=pl.col("symbol")
+            + "|"
+            + pl.col("indicator")
+            + "|"
+            + pl.col("ts").cast(pl.String)
         ),
     }
 
@@ -786,7 +822,10 @@ def technical_indicators(quotes: pl.DataFrame, interval_s: int) -> pl.DataFrame:
     bars = (
         grid.sort("symbol", "ts")
         .join_asof(
-            mids.sort("symbol", "ts"), on="ts", by="symbol", strategy="backward",
+            mids.sort("symbol", "ts"),
+            on="ts",
+            by="symbol",
+            strategy="backward",
             check_sortedness=False,
         )
         .drop_nulls("mid")

@@ -111,7 +111,11 @@ def sequence_gap_check(frame: pl.DataFrame) -> CheckOutcome:
         "sequence_gaps",
         gaps.is_empty(),
         "no sequence gaps" if gaps.is_empty() else f"{missing} missing messages: {ranges}",
-        {"gaps": gaps.height, "missing_messages": missing, "gap_ranges": markdown_table(gaps, MAX_LISTED)},
+        {
+            "gaps": gaps.height,
+            "missing_messages": missing,
+            "gap_ranges": markdown_table(gaps, MAX_LISTED),
+        },
     )
 
 

@@ -1,0 +1,39 @@
+"""Shared fixtures: a small simulated day, an isolated platform home, a real pulsar-lite broker."""
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from analytics_platform.events.broker import EmbeddedPulsar
+from analytics_platform.marketdata.simulator import SimulatedDay, SimulationConfig, simulate_day
+
+TRADE_DATE = dt.date(2026, 11, 20)
+SMALL = SimulationConfig(n_symbols=6, n_quotes=30_000, n_orders=60, seed=11)
+
+
+@pytest.fixture(scope="session")
+def small_day() -> SimulatedDay:
+    return simulate_day(TRADE_DATE, SMALL)
+
+
+@pytest.fixture
+def platform_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """ANALYTICS_HOME in a temp dir, nothing else configured: the embedded default."""
+    for var in (
+        "ANALYTICS_LAKE_URI",
+        "ANALYTICS_LANDING_URI",
+        "PULSAR_SERVICE_URL",
+        "MLFLOW_TRACKING_URI",
+        "DAGSTER_HOME",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("ANALYTICS_HOME", str(tmp_path / "var"))
+    return tmp_path / "var"
+
+
+@pytest.fixture(scope="session")
+def pulsar_broker(tmp_path_factory: pytest.TempPathFactory):
+    """A real pulsar-lite broker on its own loopback port, own data dir, metrics disabled."""
+    with EmbeddedPulsar(tmp_path_factory.mktemp("pulsar")) as broker:
+        yield broker

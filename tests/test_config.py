@@ -1,0 +1,41 @@
+from pathlib import Path
+
+import pytest
+
+from analytics_platform.config import ConfigError, load_settings
+
+
+def test_embedded_defaults_live_under_analytics_home(tmp_path: Path):
+    s = load_settings({"ANALYTICS_HOME": str(tmp_path)})
+    assert s.lake_uri == str(tmp_path / "lake")
+    assert s.warehouse_path == str(tmp_path / "warehouse.duckdb")
+    assert s.mlflow_tracking_uri == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert s.pulsar_data_dir == str(tmp_path / "pulsar")
+    assert s.embedded_pulsar
+
+
+def test_production_overrides():
+    s = load_settings(
+        {
+            "ANALYTICS_LAKE_URI": "s3://bucket/lake",
+            "ANALYTICS_LAKE_STORAGE_OPTIONS": '{"AWS_REGION": "us-east-1"}',
+            "PULSAR_SERVICE_URL": "pulsar+ssl://pulsar.prod:6651",
+        }
+    )
+    assert s.lake_uri == "s3://bucket/lake"
+    assert s.lake_storage_options == {"AWS_REGION": "us-east-1"}
+    assert not s.embedded_pulsar
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"PULSAR_SERVICE_URL": "http://broker:8080"}, "PULSAR_SERVICE_URL"),
+        ({"ANALYTICS_MAX_CROSSED_QUOTE_SHARE": "1.5"}, "ANALYTICS_MAX_CROSSED_QUOTE_SHARE"),
+        ({"ANALYTICS_MAX_CROSSED_QUOTE_SHARE": "lots"}, "ANALYTICS_MAX_CROSSED_QUOTE_SHARE"),
+        ({"ANALYTICS_LAKE_STORAGE_OPTIONS": "{not json"}, "ANALYTICS_LAKE_STORAGE_OPTIONS"),
+    ],
+)
+def test_invalid_config_fails_at_load_naming_the_variable(env, named):
+    with pytest.raises(ConfigError, match=named):
+        load_settings(env)
