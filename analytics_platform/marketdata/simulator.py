@@ -65,7 +65,8 @@ IMPACT_COEFFICIENT = 0.8  # Y in  cost = Y * sigma * sqrt(Q / ADV)
 PERMANENT_SHARE = 0.4  # share of the sqrt impact that is permanent
 ADD_SPREAD_CAPTURE = 0.3  # passive fills earn this share of the half-spread
 FILL_NOISE_BPS = 2.0
-TAPE_VENUES = ("XNYS", "XNAS", "ARCX", "BATS", "IEXG", "FINRA")
+TAPE_VENUES = ("ARCX", "BATS", "FINRA", "IEXG", "XNAS", "XNYS")  # sorted: codes index it
+TAPE_VENUES_SORTED = np.array(TAPE_VENUES)
 
 
 @dataclass(frozen=True)
@@ -191,15 +192,19 @@ def _prefix(values: np.ndarray) -> np.ndarray:
     return np.r_[0.0, np.cumsum(values)]
 
 
-def _sum_before(event_keys: np.ndarray, event_prefix: np.ndarray, query_keys: np.ndarray):
-    """Sum of event values of the same symbol with key strictly before each query key.
+def _sums_before(event_keys: np.ndarray, query_keys: np.ndarray, *prefixes: np.ndarray):
+    """Per prefix array: sum of event values of the same symbol strictly before each query key.
 
-    `event_keys` sorted; `event_prefix` its prefix sums (len + 1). Keys pack the symbol in the
-    high bits so the symbol's first event is found by searching the symbol's base key.
+    `event_keys` sorted; each prefix holds its values' prefix sums (len + 1). Keys pack the
+    symbol in the high bits, so a symbol's first event is where its base key would go. Queries
+    in sorted order make the binary searches cache-friendly.
     """
     upto = np.searchsorted(event_keys, query_keys, side="left")
-    base = np.searchsorted(event_keys, (query_keys // _KEY_SHIFT) * _KEY_SHIFT, side="left")
-    return event_prefix[upto] - event_prefix[base]
+    query_sym = query_keys // _KEY_SHIFT
+    n_sym = int(query_sym.max()) + 1 if len(query_sym) else 0
+    sym_start = np.searchsorted(event_keys, np.arange(n_sym, dtype=np.int64) * _KEY_SHIFT)
+    base = sym_start[query_sym]
+    return [prefix[upto] - prefix[base] for prefix in prefixes]
 
 
 def _instruments(cfg: SimulationConfig) -> pl.DataFrame:
@@ -363,17 +368,21 @@ def simulate_day(trade_date: dt.date, cfg: SimulationConfig | None = None) -> Si
     # --- quote times --------------------------------------------------------------------------
     q_weights = adv**0.7 / (adv**0.7).sum()
     q_counts = rng.multinomial(cfg.n_quotes - 20 * n_sym, q_weights) + 20
-    q_sym = np.repeat(np.arange(n_sym), q_counts)
-    q_u = _activity_times(rng, cfg.n_quotes)
-    q_t = _offsets_ns(q_u)
+    # Sorting the packed keys once yields quotes grouped by symbol and in time order.
+    quote_keys = np.sort(
+        np.repeat(np.arange(n_sym), q_counts) * _KEY_SHIFT
+        + _offsets_ns(_activity_times(rng, cfg.n_quotes))
+    )
+    q_sym, q_t = quote_keys // _KEY_SHIFT, quote_keys % _KEY_SHIFT
+    q_u = q_t / SESSION_NS
 
     # --- one Brownian path per symbol over quote and fill times -------------------------------
-    keys = np.r_[q_sym * _KEY_SHIFT + q_t, f_sym * _KEY_SHIFT + f_t]
+    # Quote keys are already sorted, so the stable (merge) sort only has to place the fills.
+    keys = np.r_[quote_keys, f_sym * _KEY_SHIFT + f_t]
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
     sorted_sym = sorted_keys // _KEY_SHIFT
-    log_path = np.empty(len(keys))
-    log_path[order] = _efficient_log_price(
+    sorted_log = _efficient_log_price(
         rng, sorted_keys, sigma_per_sqrt_ns, np.log(open_px), sorted_sym
     )
 
@@ -390,9 +399,8 @@ def simulate_day(trade_date: dt.date, cfg: SimulationConfig | None = None) -> Si
 
     def alpha_at(query_keys: np.ndarray) -> np.ndarray:
         qt = (query_keys % _KEY_SHIFT).astype(float)
-        return qt * _sum_before(kink_keys, slope_prefix, query_keys) - _sum_before(
-            kink_keys, intercept_prefix, query_keys
-        )
+        slopes, intercepts = _sums_before(kink_keys, query_keys, slope_prefix, intercept_prefix)
+        return qt * slopes - intercepts
 
     # Permanent impact: concave in cumulative executed quantity, applied strictly after a fill.
     f_adv = adv[f_sym]
@@ -412,9 +420,10 @@ def simulate_day(trade_date: dt.date, cfg: SimulationConfig | None = None) -> Si
     impact_keys, impact_prefix = fill_keys[impact_order], _prefix(perm_log[impact_order])
 
     def permanent_at(query_keys: np.ndarray) -> np.ndarray:
-        return _sum_before(impact_keys, impact_prefix, query_keys)
+        return _sums_before(impact_keys, query_keys, impact_prefix)[0]
 
-    log_mid = log_path + alpha_at(keys) + permanent_at(keys)
+    log_mid = np.empty(len(keys))
+    log_mid[order] = sorted_log + alpha_at(sorted_keys) + permanent_at(sorted_keys)
     q_mid, f_mid = np.exp(log_mid[: len(q_t)]), np.exp(log_mid[len(q_t) :])
 
     # --- quotes: noisy centre, U-shaped spread snapped outward to the tick --------------------
@@ -433,15 +442,12 @@ def simulate_day(trade_date: dt.date, cfg: SimulationConfig | None = None) -> Si
     depth_lots = np.maximum(1, adv / 2e4)  # mean displayed size in round lots, per symbol
     bid_sz = (np.ceil(rng.exponential(depth_lots[q_sym])) * 100).astype(np.int64)
     ask_sz = (np.ceil(rng.exponential(depth_lots[q_sym])) * 100).astype(np.int64)
-    q_order = np.argsort(q_sym * _KEY_SHIFT + q_t, kind="stable")
-    quote_keys = (q_sym * _KEY_SHIFT + q_t)[q_order]
-    bid, ask, bid_sz, ask_sz, q_glitch = (a[q_order] for a in (bid, ask, bid_sz, ask_sz, glitch))
-    q_sym_sorted = q_sym[q_order]
+    q_glitch = glitch
 
     def prevailing_quote(query_keys: np.ndarray) -> np.ndarray:
         """Index of the last quote of the same symbol strictly before each key, or -1."""
         idx = np.searchsorted(quote_keys, query_keys, side="left") - 1
-        same = (idx >= 0) & (q_sym_sorted[np.maximum(idx, 0)] == query_keys // _KEY_SHIFT)
+        same = (idx >= 0) & (q_sym[np.maximum(idx, 0)] == query_keys // _KEY_SHIFT)
         return np.where(same, idx, -1)
 
     # --- fills: price from the ground-truth cost model ----------------------------------------
@@ -516,14 +522,16 @@ def simulate_day(trade_date: dt.date, cfg: SimulationConfig | None = None) -> Si
     day_volume = adv * rng.lognormal(0, 0.2, n_sym)
     mu = np.log(day_volume / prints_per_symbol) - 0.5
     p_size = np.maximum(1, np.round(np.exp(rng.normal(mu[p_sym], 1.0)))).astype(np.int64)
-    p_venue = np.array(TAPE_VENUES)[rng.integers(0, len(TAPE_VENUES), len(p_t))]
+    p_venue = rng.integers(0, len(TAPE_VENUES), len(p_t))
     tape = pl.DataFrame(
         {
             "sym": np.r_[p_sym, f_sym],
             "t": np.r_[p_t, f_t],
             "price": np.r_[p_price, f_price],
             "size": np.r_[p_size, f_qty],
-            "venue": np.r_[p_venue, np.where(venue == "DARK", "FINRA", venue)],
+            "venue": np.r_[
+                p_venue, np.searchsorted(TAPE_VENUES_SORTED, np.where(venue == "DARK", "FINRA", venue))
+            ],
         }
     ).sort("sym", "t", maintain_order=True)
 
@@ -559,7 +567,7 @@ def simulate_day(trade_date: dt.date, cfg: SimulationConfig | None = None) -> Si
         open_ns=sess.open_ns,
         symbols=symbols,
         quotes=dict(
-            sym=q_sym_sorted,
+            sym=q_sym,
             t=quote_keys % _KEY_SHIFT,
             bid=bid,
             ask=ask,
@@ -617,9 +625,10 @@ def _assemble(*, trade_date, open_ns, symbols, quotes, tape, book) -> dict[str, 
             "ask_px": np.round(quotes["ask"], 4),
             "ask_sz": quotes["ask_sz"],
             "seq": seq.astype(np.int64),
-            "trade_date": pl.Series([trade_date] * len(seq), dtype=pl.Date),
             "is_glitch": quotes["glitch"],
         }
+    ).with_columns(pl.lit(trade_date, dtype=pl.Date).alias("trade_date")).select(
+        "ts", "symbol", "bid_px", "bid_sz", "ask_px", "ask_sz", "seq", "trade_date", "is_glitch"
     )
     tape_sym = tape["sym"].to_numpy()
     trades_df = tape.select(
@@ -627,7 +636,7 @@ def _assemble(*, trade_date, open_ns, symbols, quotes, tape, book) -> dict[str, 
         symbol=_names(symbols, tape_sym),
         price=pl.col("price"),
         size=pl.col("size").cast(pl.Int64),
-        venue=pl.col("venue"),
+        venue=_names(TAPE_VENUES_SORTED, tape["venue"].to_numpy()),
         seq=pl.Series((_rank_in_group(tape_sym) + 1).astype(np.int64)),
         trade_date=pl.lit(trade_date, dtype=pl.Date),
     )

@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` (or `uv run python -m benchmarks [names]`)."""

@@ -1,0 +1,22 @@
+"""Run benchmarks: `python -m benchmarks [simulator ...]` (all when none is named)."""
+
+import sys
+
+from benchmarks import simulator
+
+BENCHMARKS = {"simulator": simulator.run}
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)}", file=sys.stderr)
+        return 2
+    for name in names:
+        BENCHMARKS[name]()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
