@@ -523,15 +523,14 @@ def simulate_day(trade_date: dt.date, cfg: SimulationConfig | None = None) -> Si
     mu = np.log(day_volume / prints_per_symbol) - 0.5
     p_size = np.maximum(1, np.round(np.exp(rng.normal(mu[p_sym], 1.0)))).astype(np.int64)
     p_venue = rng.integers(0, len(TAPE_VENUES), len(p_t))
+    tape_venue_of_fills = np.where(venue == "DARK", "FINRA", venue)  # off-exchange prints
     tape = pl.DataFrame(
         {
             "sym": np.r_[p_sym, f_sym],
             "t": np.r_[p_t, f_t],
             "price": np.r_[p_price, f_price],
             "size": np.r_[p_size, f_qty],
-            "venue": np.r_[
-                p_venue, np.searchsorted(TAPE_VENUES_SORTED, np.where(venue == "DARK", "FINRA", venue))
-            ],
+            "venue": np.r_[p_venue, np.searchsorted(TAPE_VENUES_SORTED, tape_venue_of_fills)],
         }
     ).sort("sym", "t", maintain_order=True)
 
@@ -616,19 +615,23 @@ def _names(names: np.ndarray, idx: np.ndarray | pl.Series) -> pl.Series:
 
 def _assemble(*, trade_date, open_ns, symbols, quotes, tape, book) -> dict[str, pl.DataFrame]:
     seq = _rank_in_group(quotes["sym"]) + 1
-    quotes_df = pl.DataFrame(
-        {
-            "ts": pl.Series(quotes["t"] + open_ns).cast(TS),
-            "symbol": _names(symbols, quotes["sym"]),
-            "bid_px": np.round(quotes["bid"], 4),
-            "bid_sz": quotes["bid_sz"],
-            "ask_px": np.round(quotes["ask"], 4),
-            "ask_sz": quotes["ask_sz"],
-            "seq": seq.astype(np.int64),
-            "is_glitch": quotes["glitch"],
-        }
-    ).with_columns(pl.lit(trade_date, dtype=pl.Date).alias("trade_date")).select(
-        "ts", "symbol", "bid_px", "bid_sz", "ask_px", "ask_sz", "seq", "trade_date", "is_glitch"
+    quotes_df = (
+        pl.DataFrame(
+            {
+                "ts": pl.Series(quotes["t"] + open_ns).cast(TS),
+                "symbol": _names(symbols, quotes["sym"]),
+                "bid_px": np.round(quotes["bid"], 4),
+                "bid_sz": quotes["bid_sz"],
+                "ask_px": np.round(quotes["ask"], 4),
+                "ask_sz": quotes["ask_sz"],
+                "seq": seq.astype(np.int64),
+                "is_glitch": quotes["glitch"],
+            }
+        )
+        .with_columns(pl.lit(trade_date, dtype=pl.Date).alias("trade_date"))
+        .select(
+            "ts", "symbol", "bid_px", "bid_sz", "ask_px", "ask_sz", "seq", "trade_date", "is_glitch"
+        )
     )
     tape_sym = tape["sym"].to_numpy()
     trades_df = tape.select(
