@@ -54,6 +54,12 @@ def previous_trading_day(day: dt.date) -> dt.date:
     return dt.date(d.year(), d.month(), d.dayOfMonth())
 
 
+def next_trading_day(day: dt.date) -> dt.date:
+    """The first trading day strictly after `day` (e.g. the T+1 settlement date)."""
+    d = _nyse().advance(_to_ql(day), 1, ql.Days)
+    return dt.date(d.year(), d.month(), d.dayOfMonth())
+
+
 def last_completed_trading_day(now: dt.datetime | None = None) -> dt.date:
     """Most recent trading day whose regular session has closed, in exchange time."""
     local = (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(EXCHANGE_TZ))

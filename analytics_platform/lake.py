@@ -30,6 +30,13 @@ class PartitionWrite:
 
 
 @dataclass(frozen=True)
+class Upsert:
+    inserted: int
+    already_present: int
+    version: int
+
+
+@dataclass(frozen=True)
 class Lake:
     """A Delta lake rooted at a local path or an object-store URI (s3://, gs://, az://)."""
 
@@ -86,6 +93,82 @@ class Lake:
         )
         version = DeltaTable(uri, storage_options=self._options()).version()
         return PartitionWrite(contract.table, trade_date, data.height, version, uri)
+
+    def upsert(
+        self,
+        contract: TableContract,
+        frame: pl.DataFrame,
+        commit_metadata: Mapping[str, str] | None = None,
+    ) -> Upsert:
+        """Insert the rows whose natural key is not in the table yet, in one commit.
+
+        Rows already present are left as they are (re-delivered events are no-ops). The commit
+        always happens when `commit_metadata` is given, even with nothing new to insert, so the
+        metadata (e.g. an ingestion offset) is recorded atomically with whatever rows it covers.
+        """
+        data = (
+            contract.conform(frame)
+            .collect()
+            .unique(list(contract.key), keep="first", maintain_order=True)
+        )
+        uri = self.uri(contract.table)
+        props = CommitProperties(custom_metadata=dict(commit_metadata or {}))
+        if not self.exists(contract.table):
+            if "://" not in uri:
+                Path(uri).parent.mkdir(parents=True, exist_ok=True)
+            write_deltalake(
+                uri,
+                data.to_arrow(),
+                partition_by=[contract.partition_column],
+                storage_options=self._options(),
+                commit_properties=props,
+            )
+            return Upsert(data.height, 0, self.version(contract.table) or 0)
+        table = DeltaTable(uri, storage_options=self._options())
+        before = table.version()
+        inserted = 0
+        if data.height:
+            dates = ", ".join(
+                f"'{d.isoformat()}'" for d in data[contract.partition_column].unique()
+            )
+            on_key = " AND ".join(
+                f"t.{k} = s.{k}" for k in [*contract.key, contract.partition_column]
+            )
+            metrics = (
+                table.merge(
+                    data.to_arrow(),
+                    predicate=f"{on_key} AND t.{contract.partition_column} IN ({dates})",
+                    source_alias="s",
+                    target_alias="t",
+                    commit_properties=props,
+                )
+                .when_not_matched_insert_all()
+                .execute()
+            )
+            inserted = int(metrics["num_target_rows_inserted"])
+        version = DeltaTable(uri, storage_options=self._options()).version()
+        if version == before and commit_metadata:
+            # Nothing new: delta-rs skips the commit, so record the metadata in an empty append.
+            write_deltalake(
+                uri,
+                data.head(0).to_arrow(),
+                mode="append",
+                partition_by=[contract.partition_column],
+                storage_options=self._options(),
+                commit_properties=props,
+            )
+            version = DeltaTable(uri, storage_options=self._options()).version()
+        return Upsert(inserted, data.height - inserted, version)
+
+    def latest_commit_metadata(self, table: str, key: str, value: str) -> dict | None:
+        """Newest commit whose custom metadata has `key == value` (None if none, or no table)."""
+        if not self.exists(table):
+            return None
+        dt_table = DeltaTable(self.uri(table), storage_options=self._options())
+        for commit in dt_table.history():  # newest first
+            if commit.get(key) == value:
+                return commit
+        return None
 
     def scan(
         self,

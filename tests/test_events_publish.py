@@ -7,6 +7,7 @@ from pathlib import Path
 import pulsar
 
 from analytics_platform.events import catalog
+from analytics_platform.events.contracts import TRADE_EXECUTED
 from analytics_platform.events.codec import encode_events
 from analytics_platform.events.publisher import publish_frame, pulsar_client
 
@@ -30,13 +31,13 @@ def _read_all(client: pulsar.Client, topic: str) -> list[pulsar.Message]:
 
 
 def test_topics_follow_the_naming_convention():
-    assert catalog.TRADE_EXECUTED.topic == "persistent://analytics/trade-execution/trade-executed"
+    assert TRADE_EXECUTED.spec.topic == "persistent://analytics/trade-execution/trade-executed"
     assert catalog.kebab("NewsSentimentAnalyzedEvent") == "news-sentiment-analyzed"
 
 
 def test_envelope_is_deterministic(small_day):
-    a = encode_events(catalog.TRADE_EXECUTED, small_day.executions)
-    b = encode_events(catalog.TRADE_EXECUTED, small_day.executions)
+    a = encode_events(TRADE_EXECUTED.spec, small_day.executions)
+    b = encode_events(TRADE_EXECUTED.spec, small_day.executions)
     assert a.equals(b)
     first = json.loads(a["payload"][0])
     assert first["event_id"] == f"TradeExecutedEvent:{small_day.executions['exec_id'][0]}"
@@ -49,8 +50,8 @@ def test_envelope_is_deterministic(small_day):
 
 def test_publish_day_to_real_broker(pulsar_broker, small_day):
     with pulsar_client(pulsar_broker.service_url) as client:
-        sent = publish_frame(client, catalog.TRADE_EXECUTED, small_day.executions)
-        received = _read_all(client, catalog.TRADE_EXECUTED.topic)
+        sent = publish_frame(client, TRADE_EXECUTED.spec, small_day.executions)
+        received = _read_all(client, TRADE_EXECUTED.spec.topic)
     assert sent == small_day.executions.height
     assert len(received) == sent
     ids = [json.loads(m.data())["exec_id"] for m in received]

@@ -1,4 +1,4 @@
-"""Catalogue of the trading events the platform consumes: type, version, topic, natural id.
+"""Event specs: type, version, topic and natural id of an event (contracts in `contracts.py`).
 
 Topics follow `persistent://analytics/<workflow>/<event-kebab>` (DESIGN §8). Each event carries
 `event_id`, `event_type`, `schema_version`, `event_ts` and `trade_date`; `trade_date` and
@@ -30,40 +30,3 @@ class EventSpec:
     @property
     def topic(self) -> str:
         return f"persistent://{TENANT}/{self.workflow}/{kebab(self.event_type)}"
-
-
-TRADING_DECISION = EventSpec(
-    "TradingDecisionEvent", "trading-decision", "decision_id", "ts", "raw/decisions"
-)
-PARENT_ORDER_SUBMITTED = EventSpec(
-    "ParentOrderSubmittedEvent", "trade-execution", "order_id", "arrival_ts", "raw/orders"
-)
-TRADE_EXECUTED = EventSpec(
-    "TradeExecutedEvent", "trade-execution", "exec_id", "ts", "raw/executions"
-)
-NEWS_SENTIMENT_ANALYZED = EventSpec(
-    "NewsSentimentAnalyzedEvent", "market-intelligence", "sentiment_id", "ts", "raw/sentiment"
-)
-TECHNICAL_INDICATOR_COMPUTED = EventSpec(
-    "TechnicalIndicatorComputedEvent",
-    "instrument-analysis",
-    "indicator_id",
-    "ts",
-    "raw/technical_indicators",
-)
-PORTFOLIO_POSITION_SNAPSHOT = EventSpec(
-    "PortfolioPositionSnapshotEvent",
-    "portfolio-management",
-    "position_id",
-    "as_of_ts",
-    "raw/positions",
-)
-
-INBOUND_EVENTS: tuple[EventSpec, ...] = (
-    TRADING_DECISION,
-    PARENT_ORDER_SUBMITTED,
-    TRADE_EXECUTED,
-    NEWS_SENTIMENT_ANALYZED,
-    TECHNICAL_INDICATOR_COMPUTED,
-    PORTFOLIO_POSITION_SNAPSHOT,
-)

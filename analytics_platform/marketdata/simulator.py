@@ -26,8 +26,9 @@ import polars as pl
 
 from analytics_platform.calendar import SESSION_SECONDS, session
 from analytics_platform.contracts import TS
-from analytics_platform.events import catalog
+from analytics_platform.events import contracts as event_contracts
 from analytics_platform.events.catalog import EventSpec
+from analytics_platform.marketdata.derived_events import derived_events
 
 NS = 1_000_000_000
 SESSION_NS = int(SESSION_SECONDS * NS)
@@ -115,23 +116,32 @@ class SimulatedDay:
     executions: pl.DataFrame
     positions: pl.DataFrame
     benchmark_weights: pl.DataFrame
-    portfolio_nav: pl.DataFrame
+    portfolio_performance: pl.DataFrame
     sentiment: pl.DataFrame
     technical_indicators: pl.DataFrame
+    # Further events derived from the above (analytics_platform.marketdata.derived_events).
+    derived: dict[str, pl.DataFrame]
     # Not observable in production: the generating components, for validation only.
     ground_truth_fills: pl.DataFrame
     ground_truth_decisions: pl.DataFrame
 
     @property
     def trading_events(self) -> list[tuple[EventSpec, pl.DataFrame]]:
-        """What the firm's systems publish to Pulsar during the day."""
+        """What the firm's systems publish to Pulsar during the day, one frame per event type."""
+        frames = {
+            "raw/decisions": self.decisions,
+            "raw/orders": self.orders,
+            "raw/executions": self.executions,
+            "raw/positions": self.positions,
+            "raw/benchmark_weights": self.benchmark_weights,
+            "raw/portfolio_performance": self.portfolio_performance,
+            "raw/sentiment": self.sentiment,
+            "raw/technical_indicators": self.technical_indicators,
+            **self.derived,
+        }
         return [
-            (catalog.TRADING_DECISION, self.decisions),
-            (catalog.PARENT_ORDER_SUBMITTED, self.orders),
-            (catalog.TRADE_EXECUTED, self.executions),
-            (catalog.NEWS_SENTIMENT_ANALYZED, self.sentiment),
-            (catalog.TECHNICAL_INDICATOR_COMPUTED, self.technical_indicators),
-            (catalog.PORTFOLIO_POSITION_SNAPSHOT, self.positions),
+            (c.spec, frames[c.spec.table].select(*c.payload_names, "trade_date"))
+            for c in event_contracts.INBOUND
         ]
 
     @property
@@ -606,7 +616,21 @@ def simulate_day(trade_date: dt.date, cfg: SimulationConfig | None = None) -> Si
         inst=inst,
         quotes=frames["quotes"],
     )
-    return SimulatedDay(trade_date=trade_date, instruments=inst, **frames, **trading, **context)
+    derived = derived_events(
+        rng=rng,
+        trade_date=trade_date,
+        instruments=inst,
+        orders=trading["orders"],
+        executions=trading["executions"],
+        decisions=trading["decisions"],
+        positions=context["positions"],
+        portfolio_performance=context["portfolio_performance"],
+        indicators=context["technical_indicators"],
+        impact_coefficient=IMPACT_COEFFICIENT,
+    )
+    return SimulatedDay(
+        trade_date=trade_date, instruments=inst, **frames, **trading, **context, derived=derived
+    )
 
 
 def _names(names: np.ndarray, idx: np.ndarray | pl.Series) -> pl.Series:
@@ -785,10 +809,18 @@ def _assemble_context(*, rng, cfg, trade_date, open_ns, inst, quotes) -> dict[st
             "sector": inst["sector"],
             "weight": cap / cap.sum(),
         }
-    ).with_columns(trade_date=trade_date_col)
-    portfolio_nav = pl.DataFrame(
+    ).with_columns(
+        weight_id=pl.col("benchmark_id") + "|" + pl.col("symbol") + f"|{trade_date.isoformat()}",
+        as_of_ts=pl.lit(open_ns).cast(TS),
+        trade_date=trade_date_col,
+    )
+    portfolio_performance = pl.DataFrame(
         {"portfolio_id": portfolios, "benchmark_id": "US_EQ_BENCH", "nav": nav}
-    ).with_columns(trade_date=trade_date_col)
+    ).with_columns(
+        performance_id=pl.col("portfolio_id") + f"|{trade_date.isoformat()}",
+        ts=pl.lit(open_ns).cast(TS),
+        trade_date=trade_date_col,
+    )
 
     n_news = rng.poisson(cfg.news_per_symbol * n_sym)
     news_sym = rng.integers(0, n_sym, n_news)
@@ -805,7 +837,7 @@ def _assemble_context(*, rng, cfg, trade_date, open_ns, inst, quotes) -> dict[st
     return {
         "positions": positions,
         "benchmark_weights": benchmark_weights,
-        "portfolio_nav": portfolio_nav,
+        "portfolio_performance": portfolio_performance,
         "sentiment": sentiment.sort("ts"),
         "technical_indicators": technical_indicators(quotes, cfg.indicator_interval_s).with_columns(
             indicator_id=pl.col("symbol")
