@@ -19,9 +19,7 @@ test: bootstrap  ## the test suite (real broker, real Delta, real Dagster)
 	$(RUN) pytest $(PYTEST_ARGS)
 
 ui: bootstrap  ## Dagster UI + daemon on http://127.0.0.1:3000 (schedules and sensors loaded)
-	@mkdir -p "$(DAGSTER_HOME)"
-	@test -f "$(DAGSTER_HOME)/dagster.yaml" || printf 'telemetry:\n  enabled: false\n' > "$(DAGSTER_HOME)/dagster.yaml"
-	$(RUN) dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(RUN) analytics-platform ui
 
 lint: bootstrap
 	$(RUN) ruff check .

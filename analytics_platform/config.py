@@ -36,7 +36,9 @@ class PlatformSettings(BaseModel):
     max_crossed_quote_share: float = Field(
         1e-4, ge=0.0, le=1.0, alias="ANALYTICS_MAX_CROSSED_QUOTE_SHARE"
     )
-    owner_team: str = Field("team:data-platform", alias="ANALYTICS_OWNER_TEAM")
+    max_quarantine_rate: float = Field(0.01, ge=0.0, le=1.0, alias="ANALYTICS_MAX_QUARANTINE_RATE")
+    ingest_batch_size: int = Field(50_000, gt=0, alias="ANALYTICS_INGEST_BATCH_SIZE")
+    sensor_max_messages: int = Field(200_000, gt=0, alias="ANALYTICS_SENSOR_MAX_MESSAGES")
 
     @field_validator("lake_storage_options", mode="before")
     @classmethod

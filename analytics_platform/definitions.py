@@ -1,19 +1,27 @@
 """The one place that assembles the Dagster code location."""
 
-from __future__ import annotations
-
 from dagster import Definitions
 
 from analytics_platform.config import load_settings
+from assets.raw_events import quarantine_spec, raw_event_assets, topic_specs
 from assets.raw_market_data import landing_specs, raw_market_data_assets
 from jobs.end_of_day import end_of_day_job, end_of_day_schedule
+from jobs.ingest import ingest_jobs
 from resources import build_resources
+from sensors.pulsar import pulsar_sensors
 
 settings = load_settings()
 
 defs = Definitions(
-    assets=[*landing_specs, *raw_market_data_assets],
-    jobs=[end_of_day_job],
+    assets=[
+        *landing_specs,
+        *topic_specs,
+        *raw_market_data_assets,
+        *raw_event_assets,
+        quarantine_spec,
+    ],
+    jobs=[end_of_day_job, *ingest_jobs.values()],
     schedules=[end_of_day_schedule],
+    sensors=pulsar_sensors,
     resources=build_resources(settings),
 )

@@ -177,6 +177,8 @@ class Lake:
         version: int | None = None,
     ) -> pl.LazyFrame:
         """Lazy scan of a table (optionally some partitions, optionally time-travelled)."""
+        if not self.exists(contract.table):
+            return pl.LazyFrame(schema=contract.polars_schema)  # nothing landed yet
         frame = pl.scan_delta(
             self.uri(contract.table), version=version, storage_options=self._options()
         )

@@ -1,13 +1,18 @@
 """Shared metadata builders for lake-table assets (schema, lineage, materialization stats)."""
 
 import polars as pl
-from dagster import MetadataValue, TableColumn, TableSchema
+from dagster import AssetKey, MetadataValue, TableColumn, TableSchema
 
 from analytics_platform.contracts import TableContract
 from analytics_platform.lake import PartitionWrite
 from analytics_platform.reporting import markdown_table
 
 OWNERS = ["team:data-platform"]
+
+
+def lake_key(table: str) -> AssetKey:
+    """Asset keys mirror lake table paths: raw/quotes -> AssetKey(["raw", "quotes"])."""
+    return AssetKey(table.split("/"))
 
 
 def table_schema(contract: TableContract) -> TableSchema:

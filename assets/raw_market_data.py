@@ -23,13 +23,9 @@ from analytics_platform.quality.checks import (
     MARKET_DATA_CHECKS,
     run_market_data_checks,
 )
-from assets.metadata import OWNERS, definition_metadata, write_metadata
+from assets.metadata import OWNERS, definition_metadata, lake_key, write_metadata
 from assets.partitions import partition_date, trading_day_partitions
 from resources.lake import LakeResource, LandingZoneResource, QualityConfig
-
-
-def _key(table: str) -> AssetKey:
-    return AssetKey(table.split("/"))
 
 
 def landing_spec(contract: TableContract) -> AssetSpec:
@@ -46,7 +42,7 @@ def landing_spec(contract: TableContract) -> AssetSpec:
 
 
 def raw_market_data_asset(contract: TableContract) -> AssetsDefinition:
-    key = _key(contract.table)
+    key = lake_key(contract.table)
     check_names = MARKET_DATA_CHECKS[contract.table]
 
     @asset(

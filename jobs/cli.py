@@ -7,6 +7,7 @@ This CLI launches Dagster runs, so it lives with the jobs (the domain package
 import argparse
 import datetime as dt
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from analytics_platform.calendar import is_trading_day, last_completed_trading_day
 from analytics_platform.config import ConfigError, PlatformSettings, load_settings
-from analytics_platform.events.broker import EmbeddedPulsar
+from analytics_platform.events.broker import EmbeddedPulsar, running_embedded_url
 from analytics_platform.events.publisher import publish_all, pulsar_client
 from analytics_platform.landing import LandingZone
 from analytics_platform.marketdata.simulator import SimulationConfig, simulate_day
@@ -41,9 +42,11 @@ def prepare_dagster_home(settings: PlatformSettings) -> Path:
 
 @contextmanager
 def pulsar_service(settings: PlatformSettings) -> Iterator[str]:
-    """The configured Pulsar, or an embedded pulsar-lite broker for the duration of the block."""
-    if settings.pulsar_service_url:
-        yield settings.pulsar_service_url
+    """The configured Pulsar; else the embedded broker another process (e.g. `make ui`) runs;
+    else an embedded pulsar-lite broker started for the duration of the block."""
+    running = running_embedded_url(Path(str(settings.pulsar_data_dir)))
+    if settings.pulsar_service_url or running:
+        yield settings.pulsar_service_url or str(running)
         return
     with EmbeddedPulsar(Path(str(settings.pulsar_data_dir))) as broker:
         yield broker.service_url
@@ -107,6 +110,12 @@ def _print_summary(result, settings: PlatformSettings, published: dict[str, int]
             f"  {mat.asset_key.to_user_string():<28} {meta.get('dagster/row_count', 0):>12,}"
             f"   v{meta.get('delta_version')}"
         )
+    quarantined = sum(
+        e.event_specific_data.materialization.metadata["quarantined"].value
+        for e in result.get_asset_materialization_events()
+        if "quarantined" in e.event_specific_data.materialization.metadata
+    )
+    print(f"  events quarantined (raw/quarantine): {quarantined:,}")
     evaluations = result.get_asset_check_evaluations()
     failed = [e for e in evaluations if not e.passed]
     print(f"\nChecks: {len(evaluations) - len(failed)} passed, {len(failed)} failed")
@@ -125,6 +134,19 @@ Where to look next:
     return 0 if result.success and not failed else 1
 
 
+def ui(args: argparse.Namespace) -> int:
+    """Dagster webserver + daemon, with the embedded broker running so the sensors can probe it."""
+    settings = load_settings()
+    prepare_dagster_home(settings)
+    command = ["dagster", "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)]
+    with pulsar_service(settings) as service_url:
+        print(f"Pulsar: {service_url}   UI: http://{args.host}:{args.port}")
+        try:
+            return subprocess.call(command)
+        except KeyboardInterrupt:
+            return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="analytics-platform", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -141,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--orders", type=int, default=defaults.n_orders)
     run.add_argument("--seed", type=int, default=defaults.seed)
     run.set_defaults(func=run_day)
+    ui_cmd = sub.add_parser("ui", help="Dagster UI and daemon (and the embedded broker)")
+    ui_cmd.add_argument("--host", default="127.0.0.1")
+    ui_cmd.add_argument("--port", type=int, default=3000)
+    ui_cmd.set_defaults(func=ui)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

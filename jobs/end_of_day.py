@@ -14,7 +14,7 @@ from assets.partitions import trading_day_partitions
 
 end_of_day_job = define_asset_job(
     "end_of_day",
-    selection=AssetSelection.all() - AssetSelection.groups("landing"),
+    selection=AssetSelection.all().materializable(),
     partitions_def=trading_day_partitions,
     description="Materialise the whole lineage graph for one trading day",
 )

@@ -1,7 +1,8 @@
 """Dagster resources, built from the platform settings (env vars with embedded defaults)."""
 
 from analytics_platform.config import PlatformSettings
-from resources.lake import LakeResource, LandingZoneResource, QualityConfig
+from resources.lake import IngestConfig, LakeResource, LandingZoneResource, QualityConfig
+from resources.pulsar import BrokerUnavailable, PulsarResource
 
 
 def build_resources(settings: PlatformSettings) -> dict[str, object]:
@@ -10,8 +11,26 @@ def build_resources(settings: PlatformSettings) -> dict[str, object]:
             root_uri=str(settings.lake_uri), storage_options=dict(settings.lake_storage_options)
         ),
         "landing": LandingZoneResource(root=str(settings.landing_uri)),
-        "quality": QualityConfig(max_crossed_quote_share=settings.max_crossed_quote_share),
+        "quality": QualityConfig(
+            max_crossed_quote_share=settings.max_crossed_quote_share,
+            max_quarantine_rate=settings.max_quarantine_rate,
+        ),
+        "ingest": IngestConfig(
+            batch_size=settings.ingest_batch_size,
+            sensor_max_messages=settings.sensor_max_messages,
+        ),
+        "pulsar": PulsarResource(
+            service_url=settings.pulsar_service_url, embedded_dir=str(settings.pulsar_data_dir)
+        ),
     }
 
 
-__all__ = ["LakeResource", "LandingZoneResource", "QualityConfig", "build_resources"]
+__all__ = [
+    "BrokerUnavailable",
+    "IngestConfig",
+    "LakeResource",
+    "LandingZoneResource",
+    "PulsarResource",
+    "QualityConfig",
+    "build_resources",
+]

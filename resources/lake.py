@@ -32,3 +32,11 @@ class QualityConfig(ConfigurableResource):
     """Thresholds of the data-quality checks."""
 
     max_crossed_quote_share: float = 1e-4
+    max_quarantine_rate: float = 0.01
+
+
+class IngestConfig(ConfigurableResource):
+    """Batch sizes of Pulsar ingestion and of the sensors' probes."""
+
+    batch_size: int = 50_000
+    sensor_max_messages: int = 200_000

@@ -49,7 +49,8 @@ def test_run_day_end_to_end_on_the_embedded_default(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert "SUCCESS" in out
-    assert "Checks: 13 passed, 0 failed" in out
+    assert "passed, 0 failed" in out
+    assert "raw/executions" in out and "events quarantined (raw/quarantine): 0" in out
     assert "persistent://analytics/trade-execution/trade-executed" in out
     assert "make ui" in out
     lake = Lake(str(home / "lake"))

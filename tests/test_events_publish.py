@@ -7,8 +7,8 @@ from pathlib import Path
 import pulsar
 
 from analytics_platform.events import catalog
-from analytics_platform.events.contracts import TRADE_EXECUTED
 from analytics_platform.events.codec import encode_events
+from analytics_platform.events.contracts import TRADE_EXECUTED
 from analytics_platform.events.publisher import publish_frame, pulsar_client
 
 

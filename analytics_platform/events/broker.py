@@ -29,6 +29,20 @@ def free_loopback_port() -> int:
         return int(s.getsockname()[1])
 
 
+def running_embedded_url(data_dir: Path) -> str | None:
+    """URL of an embedded broker already running on `data_dir` (another process), if any."""
+    url_file = Path(data_dir) / "service_url"
+    if not url_file.exists():
+        return None
+    url = url_file.read_text().strip()
+    host, _, port = url.removeprefix("pulsar://").partition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=0.5):
+            return url
+    except (OSError, ValueError):
+        return None
+
+
 class EmbeddedPulsar:
     """A pulsar-lite broker process persisting to `data_dir`; use as a context manager."""
 
@@ -71,6 +85,7 @@ class EmbeddedPulsar:
             log_file.close()
             if self._wait_ready(port):
                 self.port = port
+                self.url_file.write_text(self.service_url)
                 log.info("pulsar-lite started", extra={"port": port, "pid": self.process.pid})
                 return self
             self.stop()
@@ -91,10 +106,16 @@ class EmbeddedPulsar:
                 time.sleep(0.05)
         return False
 
+    @property
+    def url_file(self) -> Path:
+        """Where a running embedded broker advertises its URL to other processes (UI, sensors)."""
+        return self.data_dir / "service_url"
+
     def stop(self, kill: bool = False) -> None:
         """Stop the broker: SIGTERM (or SIGKILL to simulate a crash), then wait."""
         if self.process is None:
             return
+        self.url_file.unlink(missing_ok=True)
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL if kill else signal.SIGTERM)
             try:

@@ -346,3 +346,41 @@ def ingest_topic(
     for batch in read_batches(client, contract.spec.topic, after, batch_size, timeout_ms):
         land_batch(lake, contract, batch, report)
     return report
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What a sensor needs to know about a topic's new messages, read from properties only."""
+
+    topic: str
+    messages: int
+    trade_dates: dict[str, int]  # trade_date property -> message count
+    last_id: pulsar.MessageId | None
+
+
+def probe_topic(
+    client: pulsar.Client,
+    topic: str,
+    after: pulsar.MessageId | None,
+    max_messages: int,
+    timeout_ms: int = 200,
+) -> Probe:
+    """Count new messages per trade_date after `after` without decoding or acknowledging."""
+    dates: dict[str, int] = {}
+    last, count = None, 0
+    for msg in iter_messages(client, topic, after, timeout_ms):
+        date = msg.properties().get("trade_date", "")
+        dates[date] = dates.get(date, 0) + 1
+        last, count = msg.message_id(), count + 1
+        if count >= max_messages:
+            break
+    return Probe(topic, count, dates, last)
+
+
+def later(a: pulsar.MessageId | None, b: pulsar.MessageId | None) -> pulsar.MessageId | None:
+    """The later of two positions (None = the start of the topic)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a if a > b else b

@@ -1,0 +1,101 @@
+"""Pulsar sensors: one per workflow. They probe topics and request partition runs; they never
+acknowledge, never decode payloads and never write data.
+
+Each tick, per topic, the sensor reads message properties after the later of its cursor and the
+offset already committed in the lake (so events the end-of-day run has landed are not requested
+again), up to `sensor_max_messages`, and emits one RunRequest per trade_date seen. Run keys are
+deterministic: the same new messages always give the same key, so a re-evaluated tick cannot
+launch a second run.
+"""
+
+import hashlib
+import json
+
+from dagster import (
+    DefaultSensorStatus,
+    RunRequest,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+
+from analytics_platform.events.contracts import INBOUND, WORKFLOWS
+from analytics_platform.events.ingest import (
+    committed_offset,
+    decode_offset,
+    encode_offset,
+    later,
+    message_id_text,
+    probe_topic,
+)
+from assets.partitions import trading_day_partitions
+from jobs.ingest import ingest_jobs
+from resources.lake import IngestConfig, LakeResource
+from resources.pulsar import BrokerUnavailable, PulsarResource
+
+
+def pulsar_sensor(workflow: str) -> SensorDefinition:
+    contracts = [c for c in INBOUND if c.spec.workflow == workflow]
+
+    @sensor(
+        name=f"pulsar_{workflow.replace('-', '_')}",
+        job=ingest_jobs[workflow],
+        minimum_interval_seconds=30,
+        default_status=DefaultSensorStatus.RUNNING,
+        description=f"Requests {workflow} partition runs for trade dates with new events",
+    )
+    def _sensor(
+        context: SensorEvaluationContext,
+        pulsar: PulsarResource,
+        lake: LakeResource,
+        ingest: IngestConfig,
+    ):
+        cursor: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+        try:
+            with pulsar.client() as client:
+                probes = [
+                    probe_topic(
+                        client,
+                        c.spec.topic,
+                        later(
+                            decode_offset(cursor[c.spec.topic]) if c.spec.topic in cursor else None,
+                            committed_offset(lake.lake(), c),
+                        ),
+                        ingest.sensor_max_messages,
+                    )
+                    for c in contracts
+                ]
+        except BrokerUnavailable as exc:
+            return SkipReason(str(exc))
+        dates: dict[str, dict[str, str]] = {}
+        for probe in probes:
+            if probe.last_id is None:
+                continue
+            cursor[probe.topic] = encode_offset(probe.last_id)
+            for date in probe.trade_dates:
+                dates.setdefault(date, {})[probe.topic] = message_id_text(probe.last_id)
+        requests, skipped = [], []
+        for date, topics in sorted(dates.items()):
+            if not trading_day_partitions.has_partition_key(date):
+                skipped.append(date)
+                continue
+            digest = hashlib.sha1(json.dumps(topics, sort_keys=True).encode()).hexdigest()[:16]
+            requests.append(
+                RunRequest(
+                    run_key=f"{workflow}:{date}:{digest}",
+                    partition_key=date,
+                    tags={"trigger": "sensor", "pulsar/workflow": workflow},
+                )
+            )
+        if skipped:
+            context.log.warning(f"events for dates that are not trading days: {skipped}")
+        if not requests:
+            return SensorResult(skip_reason="no new events", cursor=json.dumps(cursor))
+        return SensorResult(run_requests=requests, cursor=json.dumps(cursor))
+
+    return _sensor
+
+
+pulsar_sensors = [pulsar_sensor(w) for w in WORKFLOWS]
