@@ -88,6 +88,27 @@ def iter_messages(
         reader.close()
 
 
+def _utf8(data: bytes) -> str | None:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def message_frame(
+    message_ids: list[str], payloads: list[bytes], trade_dates: list[str | None]
+) -> pl.DataFrame:
+    """The batch frame `decode_events` takes: ids, payload text (null if not UTF-8), raw bytes."""
+    return pl.DataFrame(
+        {
+            "message_id": pl.Series(message_ids, dtype=pl.String),
+            "payload": pl.Series([_utf8(p) for p in payloads], dtype=pl.String),
+            "raw_payload": pl.Series(payloads, dtype=pl.Binary),
+            "trade_date_property": pl.Series(trade_dates, dtype=pl.String),
+        }
+    )
+
+
 def read_batches(
     client: pulsar.Client,
     topic: str,
@@ -102,15 +123,7 @@ def read_batches(
     dates: list[str | None] = []
 
     def flush() -> MessageBatch:
-        frame = pl.DataFrame(
-            {
-                "message_id": texts,
-                "payload": pl.Series(payloads, dtype=pl.Binary).cast(pl.String, strict=False),
-                "raw_payload": pl.Series(payloads, dtype=pl.Binary),
-                "trade_date_property": pl.Series(dates, dtype=pl.String),
-            }
-        )
-        return MessageBatch(topic, list(ids), frame)
+        return MessageBatch(topic, list(ids), message_frame(texts, payloads, dates))
 
     for msg in iter_messages(client, topic, after, timeout_ms):
         msg_id = msg.message_id()
@@ -129,6 +142,9 @@ def read_batches(
 class Decoded:
     valid: pl.DataFrame  # conforms to contract.table
     quarantine: pl.DataFrame  # conforms to QUARANTINE
+
+
+_REJECT_COLUMNS = ("_row", "message_id", "payload", "raw_payload", "trade_date_property", "error")
 
 
 def _parse(name: str, dtype: pl.DataType) -> pl.Expr:
@@ -222,13 +238,9 @@ def decode_events(
     valid = candidates.join(value_errors, on="_row", how="anti")
     rejected = pl.concat(
         [
-            malformed.select("_row", "message_id", "raw_payload", "trade_date_property", "error"),
-            checked.filter(pl.col("error").is_not_null()).select(
-                "_row", "message_id", "raw_payload", "trade_date_property", "error"
-            ),
-            flagged.join(value_errors, on="_row").select(
-                "_row", "message_id", "raw_payload", "trade_date_property", "error"
-            ),
+            malformed.select(*_REJECT_COLUMNS),
+            checked.filter(pl.col("error").is_not_null()).select(*_REJECT_COLUMNS),
+            flagged.join(value_errors, on="_row").select(*_REJECT_COLUMNS),
         ]
     ).sort("_row")
     local_date = received_at.astimezone(ZoneInfo(EXCHANGE_TZ)).date()
@@ -236,9 +248,9 @@ def decode_events(
         topic=pl.lit(topic),
         message_id="message_id",
         # Keep the payload byte-exact where it is text; otherwise its hex, so nothing is lost.
-        payload=pl.col("raw_payload")
-        .cast(pl.String, strict=False)
-        .fill_null(pl.lit("hex:") + pl.col("raw_payload").bin.encode("hex")),
+        payload=pl.col("payload").fill_null(
+            pl.lit("hex:") + pl.col("raw_payload").bin.encode("hex")
+        ),
         error="error",
         received_at=pl.lit(received_at).cast(pl.Datetime("ns", "UTC")),
         trade_date=pl.col("trade_date_property")

@@ -1,0 +1,112 @@
+"""Every rejection reason, decided in one vectorised pass; valid messages of the batch still land."""
+
+import datetime as dt
+import json
+
+import polars as pl
+import pytest
+
+from analytics_platform.events.codec import encode_events
+from analytics_platform.events.contracts import QUARANTINE, TRADE_EXECUTED, TRADING_DECISION
+from analytics_platform.events.ingest import decode_events, message_frame
+
+TOPIC = TRADE_EXECUTED.spec.topic
+NOW = dt.datetime(2026, 11, 20, 22, 0, tzinfo=dt.UTC)
+
+
+def _good(small_day, n=3) -> list[str]:
+    frame = small_day.executions.head(n)
+    return encode_events(TRADE_EXECUTED.spec, frame)["payload"].to_list()
+
+
+def _batch(payloads: list[bytes | str], dates: list[str | None] | None = None) -> pl.DataFrame:
+    raw = [p.encode() if isinstance(p, str) else p for p in payloads]
+    ids = [f"1:{i}:-1:-1" for i in range(len(raw))]
+    return message_frame(ids, raw, dates or ["2026-11-20"] * len(raw))
+
+
+def _mutate(payload: str, **changes) -> str:
+    doc = json.loads(payload)
+    for key, value in changes.items():
+        if value is ...:
+            doc.pop(key)
+        else:
+            doc[key] = value
+    return json.dumps(doc)
+
+
+def test_valid_batch_decodes_to_the_contract(small_day):
+    decoded = decode_events(TRADE_EXECUTED, _batch(_good(small_day, 5)), TOPIC, NOW)
+    assert decoded.quarantine.is_empty()
+    assert decoded.valid.schema == TRADE_EXECUTED.table.polars_schema
+    expected = small_day.executions.head(5)
+    for column in TRADE_EXECUTED.payload_names:
+        assert decoded.valid[column].to_list() == expected[column].to_list(), column
+    assert decoded.valid["event_id"][0] == f"TradeExecutedEvent:{expected['exec_id'][0]}"
+
+
+@pytest.mark.parametrize(
+    ("make_bad", "reason"),
+    [
+        (lambda g: "{not json", "malformed JSON"),
+        (lambda g: '["an", "array"]', "malformed JSON"),
+        (lambda g: b"\xff\xfe\x00bytes", "not valid UTF-8"),
+        (
+            lambda g: _mutate(g, event_type="OrderTeleportedEvent"),
+            "unknown event_type 'OrderTeleportedEvent'",
+        ),
+        (lambda g: _mutate(g, event_type="TradingDecisionEvent"), "does not belong on this topic"),
+        (lambda g: _mutate(g, schema_version=7), "unsupported schema_version 7"),
+        (lambda g: _mutate(g, price=...), "missing field 'price'"),
+        (lambda g: _mutate(g, quantity="ten"), "field 'quantity': expected Int64, got ten"),
+        (lambda g: _mutate(g, ts="yesterday"), "field 'ts': expected Datetime"),
+        (lambda g: _mutate(g, price={"amount": 1}), "field 'price': expected Float64"),
+        (lambda g: _mutate(g, side="HOLD"), "field 'side' failed isin"),
+        (lambda g: _mutate(g, price=-3.5), "field 'price' failed greater_than(0)"),
+        (lambda g: _mutate(g, trade_date="2026-11-19"), "trade_date property 2026-11-20 differs"),
+    ],
+)
+def test_each_rejection_reason_is_quarantined_and_the_rest_land(small_day, make_bad, reason):
+    good = _good(small_day, 3)
+    batch = _batch([good[0], make_bad(good[1]), good[2]])
+    decoded = decode_events(TRADE_EXECUTED, batch, TOPIC, NOW)
+    assert decoded.valid["exec_id"].to_list() == [
+        small_day.executions["exec_id"][0],
+        small_day.executions["exec_id"][2],
+    ]
+    assert decoded.quarantine.height == 1
+    row = decoded.quarantine.row(0, named=True)
+    assert reason in row["error"]
+    assert row["message_id"] == "1:1:-1:-1" and row["topic"] == TOPIC
+    assert row["trade_date"] == dt.date(2026, 11, 20)
+    assert decoded.quarantine.schema == QUARANTINE.polars_schema
+
+
+def test_quarantine_keeps_the_payload_exactly(small_day):
+    binary = b"\xff\xfe\x00bytes"
+    text = "{broken"
+    decoded = decode_events(TRADE_EXECUTED, _batch([binary, text]), TOPIC, NOW)
+    assert decoded.quarantine["payload"].to_list() == ["hex:" + binary.hex(), text]
+
+
+def test_missing_trade_date_property_falls_back_to_the_receiving_day(small_day):
+    decoded = decode_events(TRADE_EXECUTED, _batch(["nope"], [None]), TOPIC, NOW)
+    assert decoded.quarantine["trade_date"].to_list() == [dt.date(2026, 11, 20)]
+
+
+def test_nullable_fields_may_be_absent(small_day):
+    frame = small_day.orders.filter(pl.col("order_type") == "MARKET").head(2)
+    from analytics_platform.events.contracts import PARENT_ORDER_SUBMITTED
+
+    payloads = encode_events(PARENT_ORDER_SUBMITTED.spec, frame)["payload"].to_list()
+    payloads = [_mutate(p, limit_px=...) for p in payloads]
+    decoded = decode_events(PARENT_ORDER_SUBMITTED, _batch(payloads), "t", NOW)
+    assert decoded.valid.height == 2 and decoded.valid["limit_px"].is_null().all()
+
+
+def test_wrong_contract_for_the_topic_is_rejected_not_coerced(small_day):
+    payloads = encode_events(TRADING_DECISION.spec, small_day.decisions.head(2))[
+        "payload"
+    ].to_list()
+    decoded = decode_events(TRADE_EXECUTED, _batch(payloads), TOPIC, NOW)
+    assert decoded.valid.is_empty() and decoded.quarantine.height == 2
