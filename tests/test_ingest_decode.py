@@ -1,4 +1,4 @@
-"""Every rejection reason, decided in one vectorised pass; valid messages of the batch still land."""
+"""Every rejection reason, decided in one vectorised pass; the batch's valid messages still land."""
 
 import datetime as dt
 import json
@@ -7,7 +7,12 @@ import polars as pl
 import pytest
 
 from analytics_platform.events.codec import encode_events
-from analytics_platform.events.contracts import QUARANTINE, TRADE_EXECUTED, TRADING_DECISION
+from analytics_platform.events.contracts import (
+    PARENT_ORDER_SUBMITTED,
+    QUARANTINE,
+    TRADE_EXECUTED,
+    TRADING_DECISION,
+)
 from analytics_platform.events.ingest import decode_events, message_frame
 
 TOPIC = TRADE_EXECUTED.spec.topic
@@ -96,8 +101,6 @@ def test_missing_trade_date_property_falls_back_to_the_receiving_day(small_day):
 
 def test_nullable_fields_may_be_absent(small_day):
     frame = small_day.orders.filter(pl.col("order_type") == "MARKET").head(2)
-    from analytics_platform.events.contracts import PARENT_ORDER_SUBMITTED
-
     payloads = encode_events(PARENT_ORDER_SUBMITTED.spec, frame)["payload"].to_list()
     payloads = [_mutate(p, limit_px=...) for p in payloads]
     decoded = decode_events(PARENT_ORDER_SUBMITTED, _batch(payloads), "t", NOW)
