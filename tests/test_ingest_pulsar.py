@@ -1,0 +1,172 @@
+"""Exactly-once ingestion against a real pulsar-lite broker, including crashes and restarts."""
+
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from analytics_platform.events import ingest as ingest_module
+from analytics_platform.events.broker import EmbeddedPulsar
+from analytics_platform.events.contracts import QUARANTINE, TRADE_EXECUTED
+from analytics_platform.events.ingest import committed_offset, ingest_topic
+from analytics_platform.events.publisher import publish_frame, pulsar_client
+from analytics_platform.lake import Lake
+from analytics_platform.marketdata.simulator import simulate_day
+from tests.conftest import SMALL
+
+ROOT = Path(__file__).parents[1]
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """A broker of the test's own: topics start empty."""
+    with EmbeddedPulsar(tmp_path / "pulsar") as b:
+        yield b
+
+
+def _landed(lake: Lake) -> pl.DataFrame:
+    return lake.scan(TRADE_EXECUTED.table).collect()
+
+
+def _assert_exactly(lake: Lake, executions: pl.DataFrame) -> None:
+    landed = _landed(lake)
+    assert landed.height == executions.height
+    assert landed["exec_id"].n_unique() == landed.height
+    assert set(landed["exec_id"]) == set(executions["exec_id"])
+    merged = landed.join(executions, on="exec_id", suffix="_sent")
+    for column in ("quantity", "price", "fee", "venue", "ts"):
+        assert (merged[column] == merged[f"{column}_sent"]).all(), column
+
+
+def test_lands_exactly_the_published_events_and_resumes(broker, tmp_path, small_day):
+    lake = Lake(str(tmp_path / "lake"))
+    fills = small_day.executions
+    with pulsar_client(broker.service_url) as client:
+        publish_frame(client, TRADE_EXECUTED.spec, fills.head(200))
+        first = ingest_topic(client, lake, TRADE_EXECUTED, batch_size=64)
+        assert (first.messages, first.inserted, first.batches) == (200, 200, 4)
+        publish_frame(client, TRADE_EXECUTED.spec, fills.slice(200))
+        second = ingest_topic(client, lake, TRADE_EXECUTED)
+        assert second.messages == fills.height - 200  # resumed after the committed offset
+        assert ingest_topic(client, lake, TRADE_EXECUTED).messages == 0
+    _assert_exactly(lake, fills)
+
+
+def test_republished_events_are_dropped_as_duplicates(broker, tmp_path, small_day):
+    lake = Lake(str(tmp_path / "lake"))
+    fills = small_day.executions
+    with pulsar_client(broker.service_url) as client:
+        publish_frame(client, TRADE_EXECUTED.spec, fills)
+        ingest_topic(client, lake, TRADE_EXECUTED)
+        publish_frame(client, TRADE_EXECUTED.spec, fills.head(50))  # an upstream replay
+        report = ingest_topic(client, lake, TRADE_EXECUTED)
+    assert (report.messages, report.inserted, report.duplicates) == (50, 0, 50)
+    _assert_exactly(lake, fills)
+
+
+def test_same_range_ingested_twice_from_scratch_lands_once(broker, tmp_path, small_day):
+    lake = Lake(str(tmp_path / "lake"))
+    with pulsar_client(broker.service_url) as client:
+        publish_frame(client, TRADE_EXECUTED.spec, small_day.executions)
+        ingest_topic(client, lake, TRADE_EXECUTED)
+        # Lose the offset's effect: re-read the whole topic into the same table.
+        batches = list(ingest_module.read_batches(client, TRADE_EXECUTED.spec.topic, None, 10_000))
+        report = ingest_module.IngestReport(TRADE_EXECUTED.spec.topic, TRADE_EXECUTED.spec.table)
+        for batch in batches:
+            ingest_module.land_batch(lake, TRADE_EXECUTED, batch, report)
+    assert report.inserted == 0 and report.duplicates == small_day.executions.height
+    _assert_exactly(lake, small_day.executions)
+
+
+def test_bad_messages_are_quarantined_once_and_valid_ones_land(broker, tmp_path, small_day):
+    lake = Lake(str(tmp_path / "lake"))
+    fills = small_day.executions.head(30)
+    with pulsar_client(broker.service_url) as client:
+        publish_frame(client, TRADE_EXECUTED.spec, fills.head(10))
+        producer = client.create_producer(TRADE_EXECUTED.spec.topic)
+        producer.send(b"{oops", properties={"trade_date": "2026-11-20"})
+        producer.send(b'{"event_type": "MysteryEvent"}', properties={"trade_date": "2026-11-20"})
+        producer.close()
+        publish_frame(client, TRADE_EXECUTED.spec, fills.slice(10))
+        report = ingest_topic(client, lake, TRADE_EXECUTED)
+        assert (report.messages, report.inserted, report.quarantined) == (32, 30, 2)
+        again = ingest_topic(client, lake, TRADE_EXECUTED)
+        assert again.messages == 0
+    quarantine = lake.scan(QUARANTINE).collect().sort("message_id")
+    assert quarantine.height == 2
+    assert quarantine["error"].str.contains("malformed JSON").any()
+    assert quarantine["error"].str.contains("unknown event_type 'MysteryEvent'").any()
+    assert set(quarantine["payload"]) == {"{oops", '{"event_type": "MysteryEvent"}'}
+    _assert_exactly(lake, fills)
+
+
+def test_offset_lives_in_the_same_commit_as_the_rows(broker, tmp_path, small_day):
+    lake = Lake(str(tmp_path / "lake"))
+    with pulsar_client(broker.service_url) as client:
+        publish_frame(client, TRADE_EXECUTED.spec, small_day.executions.head(20))
+        report = ingest_topic(client, lake, TRADE_EXECUTED)
+    newest = lake.history(TRADE_EXECUTED.spec.table, 1)[0]
+    assert newest["ingest.topic"] == TRADE_EXECUTED.spec.topic
+    assert newest["operation"] == "WRITE" and newest["version"] == report.delta_version
+    assert committed_offset(lake, TRADE_EXECUTED) is not None
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_ingesting_process_killed_mid_run_loses_and_duplicates_nothing(
+    broker, tmp_path, small_day, when
+):
+    lake_root = str(tmp_path / "lake")
+    fills = small_day.executions
+    with pulsar_client(broker.service_url) as client:
+        publish_frame(client, TRADE_EXECUTED.spec, fills)
+    crashed = subprocess.run(
+        [sys.executable, "tests/crash_ingest.py", broker.service_url, lake_root, when, "2", "100"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert crashed.returncode == -9, crashed.stderr  # really killed
+    partial = _landed(Lake(lake_root)).height
+    assert partial == (100 if when == "before" else 200)
+    with pulsar_client(broker.service_url) as client:
+        report = ingest_topic(client, Lake(lake_root), TRADE_EXECUTED)
+    assert report.messages == fills.height - partial
+    _assert_exactly(Lake(lake_root), fills)
+
+
+def test_broker_killed_with_sigkill_and_restarted(tmp_path, small_day):
+    lake = Lake(str(tmp_path / "lake"))
+    fills = small_day.executions
+    data_dir = tmp_path / "pulsar"
+    broker = EmbeddedPulsar(data_dir).start()
+    try:
+        with pulsar_client(broker.service_url) as client:
+            publish_frame(client, TRADE_EXECUTED.spec, fills.head(300))
+            ingest_topic(client, lake, TRADE_EXECUTED, batch_size=100)
+            publish_frame(client, TRADE_EXECUTED.spec, fills.slice(300, 100))  # not yet ingested
+        broker.stop(kill=True)
+        broker = EmbeddedPulsar(data_dir).start()  # same storage, new port
+        with pulsar_client(broker.service_url) as client:
+            publish_frame(client, TRADE_EXECUTED.spec, fills.slice(400))
+            report = ingest_topic(client, lake, TRADE_EXECUTED)
+        assert report.messages == fills.height - 300
+    finally:
+        broker.stop()
+    _assert_exactly(lake, fills)
+
+
+def test_events_of_several_days_land_in_their_partitions(broker, tmp_path, small_day):
+    other = simulate_day(dt.date(2026, 11, 19), SMALL).executions
+    lake = Lake(str(tmp_path / "lake"))
+    with pulsar_client(broker.service_url) as client:
+        publish_frame(client, TRADE_EXECUTED.spec, other)
+        publish_frame(client, TRADE_EXECUTED.spec, small_day.executions)
+        report = ingest_topic(client, lake, TRADE_EXECUTED)
+    assert report.trade_dates == {dt.date(2026, 11, 19), dt.date(2026, 11, 20)}
+    per_day = lake.scan(TRADE_EXECUTED.table, [dt.date(2026, 11, 19)]).collect()
+    assert per_day.height == other.height
