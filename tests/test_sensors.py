@@ -1,0 +1,143 @@
+"""Pulsar sensors evaluated through Dagster against a real broker, and the runs they request."""
+
+import datetime as dt
+import json
+
+import pytest
+from dagster import SensorResult, build_sensor_context, materialize
+
+from analytics_platform.events.broker import EmbeddedPulsar
+from analytics_platform.events.contracts import (
+    INBOUND,
+    PARENT_ORDER_SUBMITTED,
+    TRADE_EXECUTED,
+)
+from analytics_platform.events.publisher import publish_frame, pulsar_client
+from analytics_platform.lake import Lake
+from analytics_platform.marketdata.simulator import simulate_day
+from assets.raw_events import raw_event_assets
+from resources import IngestConfig, LakeResource, PulsarResource, QualityConfig
+from sensors.pulsar import pulsar_sensors
+from tests.conftest import SMALL
+
+SENSOR = next(s for s in pulsar_sensors if s.name == "pulsar_trade_execution")
+TRADE_EXECUTION_ASSETS = [
+    a
+    for a, c in zip(raw_event_assets, INBOUND, strict=True)
+    if c.spec.workflow == "trade-execution"
+]
+OLD_DAY = dt.date(2026, 11, 18)
+
+
+@pytest.fixture
+def env(tmp_path):
+    with EmbeddedPulsar(tmp_path / "pulsar") as broker:
+        resources = {
+            "pulsar": PulsarResource(service_url=broker.service_url, embedded_dir=str(tmp_path)),
+            "lake": LakeResource(root_uri=str(tmp_path / "lake")),
+            "ingest": IngestConfig(batch_size=1000, sensor_max_messages=100_000),
+            "quality": QualityConfig(),
+        }
+        yield broker, resources, Lake(str(tmp_path / "lake"))
+
+
+def _tick(resources, cursor=None) -> SensorResult:
+    with build_sensor_context(resources=resources, cursor=cursor) as context:
+        return SENSOR(context)
+
+
+def _publish(broker, day):
+    with pulsar_client(broker.service_url) as client:
+        publish_frame(client, PARENT_ORDER_SUBMITTED.spec, day.orders)
+        publish_frame(client, TRADE_EXECUTED.spec, day.executions)
+
+
+def _materialize(resources, partition: str):
+    result = materialize(TRADE_EXECUTION_ASSETS, partition_key=partition, resources=resources)
+    assert result.success
+    return result
+
+
+def test_sensor_requests_exactly_the_dates_with_new_events(env, small_day):
+    broker, resources, _ = env
+    _publish(broker, simulate_day(dt.date(2026, 11, 19), SMALL))
+    _publish(broker, small_day)
+    result = _tick(resources)
+    assert sorted(r.partition_key for r in result.run_requests) == ["2026-11-19", "2026-11-20"]
+    assert all(r.tags["trigger"] == "sensor" for r in result.run_requests)
+    assert set(json.loads(result.cursor)) == {
+        PARENT_ORDER_SUBMITTED.spec.topic,
+        TRADE_EXECUTED.spec.topic,
+    }
+    # Same broker state, same cursor input: the same deterministic run keys.
+    assert [r.run_key for r in _tick(resources).run_requests] == [
+        r.run_key for r in result.run_requests
+    ]
+    # Nothing new since the cursor: no request.
+    assert not _tick(resources, result.cursor).run_requests
+
+
+def test_requested_run_lands_the_published_events(env, small_day):
+    broker, resources, lake = env
+    _publish(broker, small_day)
+    (request,) = _tick(resources).run_requests
+    result = _materialize(resources, request.partition_key)
+    landed = lake.scan(TRADE_EXECUTED.table, [small_day.trade_date]).collect()
+    assert sorted(landed["exec_id"]) == sorted(small_day.executions["exec_id"])
+    mat = result.asset_materializations_for_node("raw__executions")[0]
+    assert mat.metadata["rows_inserted"].value == small_day.executions.height
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+
+
+def test_late_event_reruns_only_its_own_date(env, small_day):
+    broker, resources, _ = env
+    _publish(broker, small_day)
+    first = _tick(resources)
+    _materialize(resources, "2026-11-20")
+    late = simulate_day(OLD_DAY, SMALL).executions.head(1)
+    with pulsar_client(broker.service_url) as client:
+        publish_frame(client, TRADE_EXECUTED.spec, late)
+    second = _tick(resources, first.cursor)
+    assert [r.partition_key for r in second.run_requests] == [OLD_DAY.isoformat()]
+
+
+def test_no_double_processing_after_the_end_of_day_run(env, small_day):
+    """Events the end-of-day run already landed are not requested again, even by a sensor with
+    no cursor (e.g. newly deployed): it starts from the offset committed in the lake."""
+    broker, resources, lake = env
+    _publish(broker, small_day)
+    _materialize(resources, "2026-11-20")  # the end-of-day run for the day
+    assert not _tick(resources).run_requests
+    # And a re-run of the partition inserts nothing new.
+    result = _materialize(resources, "2026-11-20")
+    mat = result.asset_materializations_for_node("raw__executions")[0]
+    assert mat.metadata["rows_inserted"].value == 0
+    assert lake.scan(TRADE_EXECUTED.table).collect().height == small_day.executions.height
+
+
+def test_quarantine_rate_check_warns_above_threshold(env, small_day):
+    broker, resources, _ = env
+    with pulsar_client(broker.service_url) as client:
+        publish_frame(client, TRADE_EXECUTED.spec, small_day.executions.head(5))
+        producer = client.create_producer(TRADE_EXECUTED.spec.topic)
+        producer.send(b"garbage", properties={"trade_date": "2026-11-20"})
+        producer.close()
+    result = _materialize(resources, "2026-11-20")
+    check = next(
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "quarantine_rate" and e.asset_key.path == ["raw", "executions"]
+    )
+    assert not check.passed and check.severity.value == "WARN"
+    assert "1 of 6 messages quarantined" in check.description
+
+
+def test_sensor_skips_cleanly_without_a_broker(tmp_path):
+    resources = {
+        "pulsar": PulsarResource(embedded_dir=str(tmp_path / "nothing-here")),
+        "lake": LakeResource(root_uri=str(tmp_path / "lake")),
+        "ingest": IngestConfig(),
+    }
+    with build_sensor_context(resources=resources) as context:
+        result = SENSOR(context)
+    assert "no Pulsar broker" in str(getattr(result, "skip_message", result))
