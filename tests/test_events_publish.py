@@ -33,6 +33,8 @@ def _read_all(client: pulsar.Client, topic: str) -> list[pulsar.Message]:
 def test_topics_follow_the_naming_convention():
     assert TRADE_EXECUTED.spec.topic == "persistent://analytics/trade-execution/trade-executed"
     assert catalog.kebab("NewsSentimentAnalyzedEvent") == "news-sentiment-analyzed"
+    assert catalog.kebab("MLInsightEvent") == "ml-insight"
+    assert catalog.kebab("ExecutionCostPredictionEvent") == "execution-cost-prediction"
 
 
 def test_envelope_is_deterministic(small_day):

@@ -14,8 +14,11 @@ TENANT = "analytics"
 
 
 def kebab(name: str) -> str:
-    """TradeExecutedEvent -> trade-executed."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "-", name.removesuffix("Event")).lower()
+    """TradeExecutedEvent -> trade-executed; TCAReportEvent -> tca-report (acronyms kept)."""
+    words = re.sub(
+        r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "-", name.removesuffix("Event")
+    )
+    return words.lower()
 
 
 @dataclass(frozen=True)
