@@ -1,10 +1,10 @@
-"""Run benchmarks: `python -m benchmarks [simulator ...]` (all when none is named)."""
+"""Run benchmarks: `python -m benchmarks [simulator|ingest ...]` (all when none is named)."""
 
 import sys
 
-from benchmarks import simulator
+from benchmarks import ingest, simulator
 
-BENCHMARKS = {"simulator": simulator.run}
+BENCHMARKS = {"simulator": simulator.run, "ingest": ingest.run}
 
 
 def main(argv: list[str]) -> int:

@@ -27,7 +27,6 @@ from analytics_platform.events.ingest import (
     decode_offset,
     encode_offset,
     later,
-    message_id_text,
     probe_topic,
 )
 from assets.partitions import trading_day_partitions
@@ -75,7 +74,7 @@ def pulsar_sensor(workflow: str) -> SensorDefinition:
                 continue
             cursor[probe.topic] = encode_offset(probe.last_id)
             for date in probe.trade_dates:
-                dates.setdefault(date, {})[probe.topic] = message_id_text(probe.last_id)
+                dates.setdefault(date, {})[probe.topic] = encode_offset(probe.last_id)
         requests, skipped = [], []
         for date, topics in sorted(dates.items()):
             if not trading_day_partitions.has_partition_key(date):

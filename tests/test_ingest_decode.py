@@ -26,7 +26,7 @@ def _good(small_day, n=3) -> list[str]:
 
 def _batch(payloads: list[bytes | str], dates: list[str | None] | None = None) -> pl.DataFrame:
     raw = [p.encode() if isinstance(p, str) else p for p in payloads]
-    ids = [f"1:{i}:-1:-1" for i in range(len(raw))]
+    ids = [f"id-{i}".encode() for i in range(len(raw))]
     return message_frame(ids, raw, dates or ["2026-11-20"] * len(raw))
 
 
@@ -82,7 +82,7 @@ def test_each_rejection_reason_is_quarantined_and_the_rest_land(small_day, make_
     assert decoded.quarantine.height == 1
     row = decoded.quarantine.row(0, named=True)
     assert reason in row["error"]
-    assert row["message_id"] == "1:1:-1:-1" and row["topic"] == TOPIC
+    assert row["message_id"] == b"id-1".hex() and row["topic"] == TOPIC
     assert row["trade_date"] == dt.date(2026, 11, 20)
     assert decoded.quarantine.schema == QUARANTINE.polars_schema
 

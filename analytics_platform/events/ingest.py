@@ -36,23 +36,15 @@ class MessageBatch:
     """Messages read from one topic, in broker order."""
 
     topic: str
-    ids: list[pulsar.MessageId]
-    frame: pl.DataFrame  # message_id, payload, trade_date_property
-
-    @property
-    def last_id(self) -> pulsar.MessageId | None:
-        return self.ids[-1] if self.ids else None
+    last_id: pulsar.MessageId
+    frame: pl.DataFrame  # message_id, payload, raw_payload, trade_date_property
 
     def __len__(self) -> int:
-        return len(self.ids)
-
-
-def message_id_text(msg_id: pulsar.MessageId) -> str:
-    """Stable, human-readable id: ledger:entry:partition:batch_index."""
-    return f"{msg_id.ledger_id()}:{msg_id.entry_id()}:{msg_id.partition()}:{msg_id.batch_index()}"
+        return self.frame.height
 
 
 def encode_offset(msg_id: pulsar.MessageId) -> str:
+    """A message id as text: the hex of its serialized form (what `message_id` columns hold)."""
     return msg_id.serialize().hex()
 
 
@@ -65,8 +57,8 @@ def iter_messages(
     topic: str,
     after: pulsar.MessageId | None,
     timeout_ms: int = 200,
-) -> Iterator[pulsar.Message]:
-    """Messages strictly after `after` (from the start if None), until none arrives in time."""
+) -> Iterator[tuple[pulsar.Message, pulsar.MessageId]]:
+    """Messages (with their ids) strictly after `after`, until none arrives in time."""
     reader = client.create_reader(
         topic,
         after if after is not None else pulsar.MessageId.earliest,
@@ -83,7 +75,7 @@ def iter_messages(
             if last is not None and not msg_id > last:
                 continue  # redelivered copy
             last = msg_id
-            yield msg
+            yield msg, msg_id
     finally:
         reader.close()
 
@@ -96,12 +88,13 @@ def _utf8(data: bytes) -> str | None:
 
 
 def message_frame(
-    message_ids: list[str], payloads: list[bytes], trade_dates: list[str | None]
+    message_ids: list[bytes], payloads: list[bytes], trade_dates: list[str | None]
 ) -> pl.DataFrame:
-    """The batch frame `decode_events` takes: ids, payload text (null if not UTF-8), raw bytes."""
+    """The batch frame `decode_events` takes: serialized ids as hex, payload text (null if not
+    UTF-8) and the raw bytes, the trade_date property."""
     return pl.DataFrame(
         {
-            "message_id": pl.Series(message_ids, dtype=pl.String),
+            "message_id": pl.Series(message_ids, dtype=pl.Binary).bin.encode("hex"),
             "payload": pl.Series([_utf8(p) for p in payloads], dtype=pl.String),
             "raw_payload": pl.Series(payloads, dtype=pl.Binary),
             "trade_date_property": pl.Series(trade_dates, dtype=pl.String),
@@ -117,25 +110,20 @@ def read_batches(
     timeout_ms: int = 200,
 ) -> Iterator[MessageBatch]:
     """Group the messages after `after` into batches of at most `batch_size`."""
-    ids: list[pulsar.MessageId] = []
-    texts: list[str] = []
+    ids: list[bytes] = []
     payloads: list[bytes] = []
     dates: list[str | None] = []
-
-    def flush() -> MessageBatch:
-        return MessageBatch(topic, list(ids), message_frame(texts, payloads, dates))
-
-    for msg in iter_messages(client, topic, after, timeout_ms):
-        msg_id = msg.message_id()
-        ids.append(msg_id)
-        texts.append(message_id_text(msg_id))
+    last: pulsar.MessageId | None = None
+    for msg, msg_id in iter_messages(client, topic, after, timeout_ms):
+        ids.append(msg_id.serialize())
         payloads.append(msg.data())
         dates.append(msg.properties().get("trade_date"))
+        last = msg_id
         if len(ids) >= batch_size:
-            yield flush()
-            ids, texts, payloads, dates = [], [], [], []
-    if ids:
-        yield flush()
+            yield MessageBatch(topic, last, message_frame(ids, payloads, dates))
+            ids, payloads, dates = [], [], []
+    if ids and last is not None:
+        yield MessageBatch(topic, last, message_frame(ids, payloads, dates))
 
 
 @dataclass(frozen=True)
@@ -158,18 +146,35 @@ def _parse(name: str, dtype: pl.DataType) -> pl.Expr:
     return raw.cast(dtype, strict=False)
 
 
-def _extract_fields(objects: pl.DataFrame, names: list[str]) -> pl.DataFrame:
-    """Every field as text (null when absent). Fast path: one JSON decode for the batch."""
+def _fields_as_text(rows: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """Every field as text (null when absent), one JSON decode for all rows. Raises on a
+    malformed payload or a nested value."""
     as_text = pl.Struct({n: pl.String for n in names})
+    return rows.with_columns(pl.col("payload").str.json_decode(as_text).alias("_f")).unnest("_f")
+
+
+def _split_objects(batch: pl.DataFrame, names: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows that are JSON objects, with their fields as text; rows that are not).
+
+    The fast path decodes the whole batch once; only a batch holding a malformed message or a
+    nested value pays for the per-row syntax check and per-field JSON path extraction.
+    """
+    rows = batch.with_row_index("_row")
+    looks_like_object = pl.col("payload").str.strip_chars_start().str.starts_with("{")
+    if rows.select(looks_like_object.fill_null(False).all()).item():
+        try:
+            return _fields_as_text(rows, names), rows.clear()
+        except pl.exceptions.ComputeError:
+            pass
+    is_object = pl.col("payload").str.json_path_match("$").str.starts_with("{").fill_null(False)
+    objects, others = rows.filter(is_object), rows.filter(~is_object)
     try:
-        return objects.with_columns(pl.col("payload").str.json_decode(as_text).alias("_f")).unnest(
-            "_f"
-        )
+        fields = _fields_as_text(objects, names)
     except pl.exceptions.ComputeError:
-        # A nested object or array in some field: per-field JSON path extraction, still vectorised.
-        return objects.with_columns(
+        fields = objects.with_columns(
             pl.col("payload").str.json_path_match(f"$.{n}").alias(n) for n in names
         )
+    return fields, others
 
 
 def decode_events(
@@ -179,14 +184,12 @@ def decode_events(
     table = contract.table
     names = [c.name for c in table.columns if c.name != "message_id"]
     specs = {c.name: c for c in table.columns}
-    is_object = pl.col("payload").str.json_path_match("$").str.starts_with("{").fill_null(False)
-    flagged = batch.with_row_index("_row").with_columns(_is_object=is_object)
-    malformed = flagged.filter(~pl.col("_is_object")).with_columns(
+    fields, not_objects = _split_objects(batch, names)
+    malformed = not_objects.with_columns(
         error=pl.when(pl.col("payload").is_null())
         .then(pl.lit("payload is not valid UTF-8"))
         .otherwise(pl.lit("malformed JSON: payload is not a JSON object"))
     )
-    fields = _extract_fields(flagged.filter(pl.col("_is_object")), names)
     typed = fields.with_columns(*[_parse(n, specs[n].dtype).alias(f"_t_{n}") for n in names])
     expected = contract.spec.event_type
     errors = [
@@ -240,7 +243,7 @@ def decode_events(
         [
             malformed.select(*_REJECT_COLUMNS),
             checked.filter(pl.col("error").is_not_null()).select(*_REJECT_COLUMNS),
-            flagged.join(value_errors, on="_row").select(*_REJECT_COLUMNS),
+            fields.join(value_errors, on="_row").select(*_REJECT_COLUMNS),
         ]
     ).sort("_row")
     local_date = received_at.astimezone(ZoneInfo(EXCHANGE_TZ)).date()
@@ -323,7 +326,6 @@ def land_batch(
     decoded = decode_events(contract, batch.frame, batch.topic, dt.datetime.now(dt.UTC))
     if decoded.quarantine.height:
         lake.upsert(QUARANTINE, decoded.quarantine)
-    assert batch.last_id is not None
     result = lake.upsert(
         contract.table,
         decoded.valid,
@@ -341,7 +343,7 @@ def land_batch(
     report.quarantined += decoded.quarantine.height
     report.trade_dates |= set(decoded.valid["trade_date"].unique().to_list())
     report.trade_dates |= set(decoded.quarantine["trade_date"].unique().to_list())
-    report.last_message_id = message_id_text(batch.last_id)
+    report.last_message_id = encode_offset(batch.last_id)
     report.delta_version = result.version
 
 
@@ -380,10 +382,10 @@ def probe_topic(
     """Count new messages per trade_date after `after` without decoding or acknowledging."""
     dates: dict[str, int] = {}
     last, count = None, 0
-    for msg in iter_messages(client, topic, after, timeout_ms):
+    for msg, msg_id in iter_messages(client, topic, after, timeout_ms):
         date = msg.properties().get("trade_date", "")
         dates[date] = dates.get(date, 0) + 1
-        last, count = msg.message_id(), count + 1
+        last, count = msg_id, count + 1
         if count >= max_messages:
             break
     return Probe(topic, count, dates, last)
