@@ -14,6 +14,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -23,6 +25,7 @@ import polars as pl
 import pulsar
 
 from analytics_platform.calendar import EXCHANGE_TZ
+from analytics_platform.contracts import ColumnSpec
 from analytics_platform.events.codec import ISO_TS
 from analytics_platform.events.contracts import BY_EVENT_TYPE, QUARANTINE, EventContract
 from analytics_platform.lake import Lake
@@ -63,6 +66,7 @@ def iter_messages(
         topic,
         after if after is not None else pulsar.MessageId.earliest,
         start_message_id_inclusive=False,
+        receiver_queue_size=10_000,
     )
     last = after
     try:
@@ -135,8 +139,11 @@ class Decoded:
 _REJECT_COLUMNS = ("_row", "message_id", "payload", "raw_payload", "trade_date_property", "error")
 
 
-def _parse(name: str, dtype: pl.DataType) -> pl.Expr:
+def _parse(name: str, dtype: pl.DataType, decoded: pl.DataType) -> pl.Expr:
+    """The field in its contract type (null where it does not parse)."""
     raw = pl.col(name)
+    if decoded == dtype:
+        return raw
     if isinstance(dtype, pl.Datetime):
         return raw.str.to_datetime(ISO_TS, time_unit="ns", time_zone="UTC", strict=False)
     if dtype == pl.Date:
@@ -146,35 +153,45 @@ def _parse(name: str, dtype: pl.DataType) -> pl.Expr:
     return raw.cast(dtype, strict=False)
 
 
-def _fields_as_text(rows: pl.DataFrame, names: list[str]) -> pl.DataFrame:
-    """Every field as text (null when absent), one JSON decode for all rows. Raises on a
-    malformed payload or a nested value."""
-    as_text = pl.Struct({n: pl.String for n in names})
-    return rows.with_columns(pl.col("payload").str.json_decode(as_text).alias("_f")).unnest("_f")
+def _decode_fields(rows: pl.DataFrame, dtypes: dict[str, pl.DataType]) -> pl.DataFrame:
+    """One JSON decode of every payload into the given field types (absent fields are null).
+    Raises on a malformed payload or a value that does not fit its type."""
+    return rows.with_columns(
+        pl.col("payload").str.json_decode(pl.Struct(dtypes)).alias("_f")
+    ).unnest("_f")
 
 
-def _split_objects(batch: pl.DataFrame, names: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(rows that are JSON objects, with their fields as text; rows that are not).
+def _split_objects(
+    batch: pl.DataFrame, specs: dict[str, ColumnSpec]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows that are JSON objects, with their fields decoded; rows that are not).
 
-    The fast path decodes the whole batch once; only a batch holding a malformed message or a
-    nested value pays for the per-row syntax check and per-field JSON path extraction.
+    Fast path: the whole batch decodes at once straight into the contract's types (timestamps
+    and dates as text, parsed next). A batch holding a malformed message, a wrong type or a
+    nested value falls back to text fields and per-row checks, so each row gets its reason.
     """
     rows = batch.with_row_index("_row")
     looks_like_object = pl.col("payload").str.strip_chars_start().str.starts_with("{")
     if rows.select(looks_like_object.fill_null(False).all()).item():
+        native = {n: _json_native(c.dtype) for n, c in specs.items()}
         try:
-            return _fields_as_text(rows, names), rows.clear()
+            return _decode_fields(rows, native), rows.clear()
         except pl.exceptions.ComputeError:
             pass
     is_object = pl.col("payload").str.json_path_match("$").str.starts_with("{").fill_null(False)
     objects, others = rows.filter(is_object), rows.filter(~is_object)
     try:
-        fields = _fields_as_text(objects, names)
+        fields = _decode_fields(objects, dict.fromkeys(specs, pl.String))
     except pl.exceptions.ComputeError:
         fields = objects.with_columns(
-            pl.col("payload").str.json_path_match(f"$.{n}").alias(n) for n in names
+            pl.col("payload").str.json_path_match(f"$.{n}").alias(n) for n in specs
         )
     return fields, others
+
+
+def _json_native(dtype: pl.DataType) -> pl.DataType:
+    """The type JSON carries a field in: text for timestamps and dates, else the contract type."""
+    return pl.String if isinstance(dtype, pl.Datetime) or dtype == pl.Date else dtype
 
 
 def decode_events(
@@ -184,57 +201,26 @@ def decode_events(
     table = contract.table
     names = [c.name for c in table.columns if c.name != "message_id"]
     specs = {c.name: c for c in table.columns}
-    fields, not_objects = _split_objects(batch, names)
+    fields, not_objects = _split_objects(batch, {n: specs[n] for n in names})
     malformed = not_objects.with_columns(
         error=pl.when(pl.col("payload").is_null())
         .then(pl.lit("payload is not valid UTF-8"))
         .otherwise(pl.lit("malformed JSON: payload is not a JSON object"))
     )
-    typed = fields.with_columns(*[_parse(n, specs[n].dtype).alias(f"_t_{n}") for n in names])
-    expected = contract.spec.event_type
-    errors = [
-        pl.when(pl.col("event_type").is_not_null() & (pl.col("event_type") != expected)).then(
-            pl.when(pl.col("event_type").is_in(list(BY_EVENT_TYPE)))
-            .then(
-                pl.format(
-                    "event_type {} does not belong on this topic (expects {})",
-                    pl.col("event_type"),
-                    pl.lit(expected),
-                )
-            )
-            .otherwise(pl.format("unknown event_type '{}'", pl.col("event_type")))
-        ),
-        pl.when(
-            pl.col("_t_schema_version").is_not_null()
-            & ~pl.col("_t_schema_version").is_in(list(contract.supported_versions))
-        ).then(pl.format("unsupported schema_version {}", pl.col("schema_version"))),
-        pl.when(
-            pl.col("trade_date_property").is_not_null()
-            & pl.col("trade_date").is_not_null()
-            & (pl.col("trade_date_property") != pl.col("trade_date"))
-        ).then(
-            pl.format(
-                "trade_date property {} differs from payload trade_date {}",
-                pl.col("trade_date_property"),
-                pl.col("trade_date"),
-            )
-        ),
-    ]
-    for n in names:
-        if not specs[n].nullable:
-            errors.append(pl.when(pl.col(n).is_null()).then(pl.lit(f"missing field '{n}'")))
-        errors.append(
-            pl.when(pl.col(n).is_not_null() & pl.col(f"_t_{n}").is_null()).then(
-                pl.format(
-                    f"field '{n}': expected {specs[n].dtype}, got {{}}", pl.col(n).str.slice(0, 40)
-                )
-            )
-        )
+    typed = fields.with_columns(
+        *[_parse(n, specs[n].dtype, fields.schema[n]).alias(f"_t_{n}") for n in names]
+    )
+    checks = _envelope_and_field_checks(contract, specs, names)
+    # Error strings are built only for the rows that have a problem (usually none).
+    problem = pl.any_horizontal([condition for condition, _ in checks])
+    messages = [pl.when(condition).then(message) for condition, message in checks]
     # A message of the wrong type is reported as such, not as a list of its missing fields.
-    checked = typed.with_columns(
-        error=pl.coalesce(errors[0], pl.concat_list(errors[1:]).list.drop_nulls().list.join("; "))
-    ).with_columns(error=pl.when(pl.col("error") == "").then(None).otherwise(pl.col("error")))
-    candidates = checked.filter(pl.col("error").is_null()).select(
+    checked = typed.filter(problem).with_columns(
+        error=pl.coalesce(
+            messages[0], pl.concat_list(messages[1:]).list.drop_nulls().list.join("; ")
+        )
+    )
+    candidates = typed.filter(~problem).select(
         "_row", "message_id", *[pl.col(f"_t_{n}").alias(n) for n in names]
     )
     value_errors = _value_check_errors(contract, candidates)
@@ -242,7 +228,7 @@ def decode_events(
     rejected = pl.concat(
         [
             malformed.select(*_REJECT_COLUMNS),
-            checked.filter(pl.col("error").is_not_null()).select(*_REJECT_COLUMNS),
+            checked.select(*_REJECT_COLUMNS),
             fields.join(value_errors, on="_row").select(*_REJECT_COLUMNS),
         ]
     ).sort("_row")
@@ -264,6 +250,56 @@ def decode_events(
         valid=table.conform(valid.drop("_row")).collect(),
         quarantine=QUARANTINE.conform(quarantine).collect(),
     )
+
+
+def _envelope_and_field_checks(
+    contract: EventContract, specs: dict[str, ColumnSpec], names: list[str]
+) -> list[tuple[pl.Expr, pl.Expr]]:
+    """(condition, message) per rejection reason, over decoded text `n` and typed `_t_n` columns.
+    The first is the event type: when it is wrong, it is the only reason reported."""
+    expected = contract.spec.event_type
+    checks = [
+        (
+            pl.col("event_type").is_not_null() & (pl.col("event_type") != expected),
+            pl.when(pl.col("event_type").is_in(list(BY_EVENT_TYPE)))
+            .then(
+                pl.format(
+                    "event_type {} does not belong on this topic (expects {})",
+                    pl.col("event_type"),
+                    pl.lit(expected),
+                )
+            )
+            .otherwise(pl.format("unknown event_type '{}'", pl.col("event_type"))),
+        ),
+        (
+            pl.col("_t_schema_version").is_not_null()
+            & ~pl.col("_t_schema_version").is_in(list(contract.supported_versions)),
+            pl.format("unsupported schema_version {}", pl.col("schema_version")),
+        ),
+        (
+            pl.col("trade_date_property").is_not_null()
+            & pl.col("trade_date").is_not_null()
+            & (pl.col("trade_date_property") != pl.col("trade_date")),
+            pl.format(
+                "trade_date property {} differs from payload trade_date {}",
+                pl.col("trade_date_property"),
+                pl.col("trade_date"),
+            ),
+        ),
+    ]
+    for n in names:
+        if not specs[n].nullable:
+            checks.append((pl.col(n).is_null(), pl.lit(f"missing field '{n}'")))
+        checks.append(
+            (
+                pl.col(n).is_not_null() & pl.col(f"_t_{n}").is_null(),
+                pl.format(
+                    f"field '{n}': expected {specs[n].dtype}, got {{}}",
+                    pl.col(n).cast(pl.String).str.slice(0, 40),
+                ),
+            )
+        )
+    return checks
 
 
 def _value_check_errors(contract: EventContract, rows: pl.DataFrame) -> pl.DataFrame:
@@ -357,9 +393,49 @@ def ingest_topic(
     """Land every message published after the committed offset. Safe to re-run at any point."""
     report = IngestReport(contract.spec.topic, contract.spec.table)
     after = committed_offset(lake, contract)
-    for batch in read_batches(client, contract.spec.topic, after, batch_size, timeout_ms):
+    batches = read_batches(client, contract.spec.topic, after, batch_size, timeout_ms)
+    # Reading (broker-bound) overlaps with decoding and landing (CPU-bound): both release the
+    # GIL. Batches are still landed one by one, in order, so the offset protocol is unchanged.
+    for batch in prefetch(batches, depth=2):
         land_batch(lake, contract, batch, report)
     return report
+
+
+def prefetch(items: Iterator[MessageBatch], depth: int) -> Iterator[MessageBatch]:
+    """Iterate `items` in a background thread, at most `depth` ahead of the consumer."""
+    buffer: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(("done", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            buffer.put(("error", exc))
+        finally:
+            items.close() if hasattr(items, "close") else None
+
+    worker = threading.Thread(target=produce, name="pulsar-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = buffer.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value  # type: ignore[misc]
+            yield value  # type: ignore[misc]
+    finally:
+        stop.set()
+        worker.join(timeout=10)
 
 
 @dataclass(frozen=True)
