@@ -10,9 +10,12 @@ import json
 import os
 from pathlib import Path
 
+import yaml
 from dagster import RunRequest, SkipReason, build_schedule_context
 
 from analytics_platform.definitions import defs
+from analytics_platform.events.contracts import INBOUND
+from analytics_platform.events.outbound import OUTBOUND
 from jobs.end_of_day import end_of_day_schedule
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
@@ -106,3 +109,15 @@ def test_domain_core_never_imports_dagster_or_the_orchestration_layer():
         if path.name != "definitions.py" or path.parent.name != "analytics_platform"
     }
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_event_catalogue_doc_lists_every_topic():
+    doc = (ROOT / "docs" / "events.md").read_text()
+    missing = [s.topic for s in [*(c.spec for c in INBOUND), *OUTBOUND] if s.topic not in doc]
+    assert missing == []
+
+
+def test_production_instance_config_is_valid_yaml_with_postgres_and_queue():
+    config = yaml.safe_load((ROOT / "deploy" / "production" / "dagster.yaml").read_text())
+    assert "postgres" in config["storage"]
+    assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
