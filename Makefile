@@ -15,6 +15,8 @@ bootstrap:  ## install uv (if missing) and the locked environment
 run: bootstrap  ## simulate a trading day, publish it to Pulsar, materialise the end-of-day graph
 	$(RUN) analytics-platform run-day $(ARGS)
 
+PYTEST_ARGS ?= -n 2
+
 test: bootstrap  ## the test suite (real broker, real Delta, real Dagster)
 	$(RUN) pytest $(PYTEST_ARGS)
 
