@@ -70,11 +70,12 @@ def fill_tca(
         ]
     return (
         frame.with_columns(
-            arrival_cost_bps=1e4 * s * (p - m0) / m0,
-            effective_spread_bps=2e4 * s * (p - m) / m,
-            price_improvement=pl.when(pl.col("side") == "BUY")
+            (1e4 * s * (p - m0) / m0).alias("arrival_cost_bps"),
+            (2e4 * s * (p - m) / m).alias("effective_spread_bps"),
+            pl.when(pl.col("side") == "BUY")
             .then(pl.col("ask_at_fill") - p)
-            .otherwise(p - pl.col("bid_at_fill")),
+            .otherwise(p - pl.col("bid_at_fill"))
+            .alias("price_improvement"),
             *per_horizon,
         )
         .drop("arrival_ts", "bid_at_fill", "ask_at_fill", *[f"_mid_{h}" for h in horizons])
