@@ -131,14 +131,14 @@ def order_tca(
         .agg(
             executed_quantity=pl.col("quantity").sum(),
             _notional=(pl.col("price") * pl.col("quantity")).sum(),
-            _fees=pl.col("fee").sum(),
+            fees=pl.col("fee").sum(),
             _first_fill=pl.col("ts").min(),
             _last_fill=pl.col("ts").max(),
         )
     )
     keys = base.select("order_id", "symbol", "trade_date", "arrival_ts", "end_ts")
     p0 = quote_before(keys, book, "arrival_ts", max_quote_age).select("order_id", arrival_mid="mid")
-    pn = quote_before(keys, book, "end_ts", max_quote_age).select("order_id", _end_mid="mid")
+    pn = quote_before(keys, book, "end_ts", max_quote_age).select("order_id", end_mid="mid")
     after = keys.with_columns(_after=pl.col("end_ts").dt.offset_by(impact_horizon))
     ph = quote_before(after, book, "_after", max_quote_age).select("order_id", _post_mid="mid")
     tape = _tape_cumulative(market_trades)
@@ -162,11 +162,11 @@ def order_tca(
             on="order_id",
             how="left",
         )
-        .with_columns(pl.col("executed_quantity").fill_null(0), pl.col("_fees").fill_null(0.0))
+        .with_columns(pl.col("executed_quantity").fill_null(0), pl.col("fees").fill_null(0.0))
     )
     s = side_sign()
     q, x, pd_ = pl.col("quantity"), pl.col("executed_quantity"), pl.col("decision_px")
-    p0_, pn_ = pl.col("arrival_mid"), pl.col("_end_mid")
+    p0_, pn_ = pl.col("arrival_mid"), pl.col("end_mid")
     filled = x > 0
     avg = pl.when(filled).then(pl.col("_notional") / x)
     window_volume = pl.col("_hi_volume") - pl.col("_lo_volume")
@@ -200,7 +200,7 @@ def order_tca(
             .otherwise(0.0)
             / budget,
             is_opportunity_bps=s * (q - x) * (pn_ - p0_) / budget,
-            is_fees_bps=pl.col("_fees") / budget,
+            is_fees_bps=pl.col("fees") / budget,
             permanent_impact_bps=pl.when(filled).then(1e4 * s * (pl.col("_post_mid") - p0_) / p0_),
             temporary_impact_bps=1e4 * s * (pl.col("avg_fill_px") - pl.col("_post_mid")) / p0_,
             time_to_first_fill_s=(
