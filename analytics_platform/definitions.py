@@ -5,6 +5,7 @@ from dagster import Definitions
 from analytics_platform.config import load_settings
 from assets.raw_events import quarantine_spec, raw_event_assets, topic_specs
 from assets.raw_market_data import landing_specs, raw_market_data_assets
+from assets.tca import tca_assets
 from jobs.end_of_day import end_of_day_job, end_of_day_schedule
 from jobs.ingest import ingest_jobs
 from resources import build_resources
@@ -19,6 +20,7 @@ defs = Definitions(
         *raw_market_data_assets,
         *raw_event_assets,
         quarantine_spec,
+        *tca_assets,
     ],
     jobs=[end_of_day_job, *ingest_jobs.values()],
     schedules=[end_of_day_schedule],

@@ -33,6 +33,7 @@ class QualityConfig(ConfigurableResource):
 
     max_crossed_quote_share: float = 1e-4
     max_quarantine_rate: float = 0.01
+    min_quote_coverage: float = 0.95
 
 
 class IngestConfig(ConfigurableResource):

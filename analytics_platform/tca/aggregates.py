@@ -1,0 +1,44 @@
+"""Notional-weighted cost summaries (DESIGN §6 "Aggregates"): never a plain mean of bps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+Z95 = 1.959963984540054
+
+
+def cost_summary(
+    frame: pl.DataFrame | pl.LazyFrame, by: Sequence[str], cost: str, weight: str
+) -> pl.DataFrame:
+    """Per group: count, notional, notional-weighted mean cost, median, p90 and a 95% interval.
+
+    The interval is mean ± 1.96·se with se from the weighted standard deviation and the effective
+    sample size n_eff = (Σw)² / Σw² (Kish); rows with a null cost are left out.
+    """
+    x, w = pl.col(cost), pl.col(weight)
+    mean = (x * w).sum() / w.sum()
+    return (
+        frame.lazy()
+        .filter(x.is_not_null() & w.is_not_null() & (w > 0))
+        .group_by(*by)
+        .agg(
+            count=pl.len(),
+            notional=w.sum(),
+            weighted_bps=mean,
+            median_bps=x.median(),
+            p90_bps=x.quantile(0.9, interpolation="linear"),
+            _var=((x - mean) ** 2 * w).sum() / w.sum(),
+            _n_eff=w.sum() ** 2 / (w**2).sum(),
+        )
+        .with_columns(_se=(pl.col("_var") / pl.col("_n_eff")).sqrt())
+        .with_columns(
+            ci95_low_bps=pl.col("weighted_bps") - Z95 * pl.col("_se"),
+            ci95_high_bps=pl.col("weighted_bps") + Z95 * pl.col("_se"),
+            metric=pl.lit(cost),
+        )
+        .drop("_var", "_n_eff", "_se")
+        .sort(*by)
+        .collect()
+    )

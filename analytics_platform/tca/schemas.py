@@ -1,0 +1,138 @@
+"""Contracts of the TCA tables. Column types come from running the TCA functions on empty raw
+frames (so they cannot drift from the code); descriptions come from one glossary."""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+from analytics_platform.contracts import ColumnSpec, TableContract
+from analytics_platform.events.contracts import PARENT_ORDER_SUBMITTED, TRADE_EXECUTED
+from analytics_platform.marketdata.schemas import MARKET_TRADES, QUOTES
+from analytics_platform.tca.aggregates import cost_summary
+from analytics_platform.tca.fills import DEFAULT_HORIZONS, fill_tca
+from analytics_platform.tca.orders import order_tca
+
+GLOSSARY = {
+    "exec_id": "Fill id",
+    "order_id": "Parent order id",
+    "strategy_id": "Strategy",
+    "portfolio_id": "Portfolio",
+    "symbol": "Instrument symbol",
+    "side": "BUY or SELL",
+    "ts": "Fill time (UTC)",
+    "quantity": "Shares (fill) or target shares (order)",
+    "price": "Fill price",
+    "venue": "Execution venue",
+    "liquidity": "ADD or REMOVE",
+    "fee": "Fee, positive = paid",
+    "fees": "Sum of the order's fees",
+    "algo": "Execution algorithm",
+    "broker": "Executing broker",
+    "order_type": "MARKET or LIMIT",
+    "decision_px": "Decision price Pd",
+    "arrival_ts": "Order arrival time t0",
+    "end_ts": "Order end (completion, expiry or cancel)",
+    "trade_date": "Exchange-local trading date (partition column)",
+    "mid_at_fill": "M(t): mid of the last valid quote strictly before the fill",
+    "arrival_mid": "M(t0): mid at the order's arrival, P0",
+    "end_mid": "M(end_ts), Pn",
+    "arrival_cost_bps": "1e4·s·(price − P0)/P0",
+    "effective_spread_bps": "2e4·s·(p − M(t))/M(t)",
+    "price_improvement": "Per share: BUY ask(t) − p, SELL p − bid(t)",
+    "realized_spread_bps": "2e4·s·(p − M(t+h))/M(t)",
+    "price_impact_bps": "2e4·s·(M(t+h) − M(t))/M(t)",
+    "markout_bps": "1e4·s·(M(t+h) − p)/p, positive = the fill looks good",
+    "executed_quantity": "Shares filled, X",
+    "avg_fill_px": "Average fill price P̄ (null if unfilled)",
+    "interval_vwap": "VWAP of prints with arrival_ts ≤ ts ≤ end_ts",
+    "twap": "Time-weighted mid over [arrival_ts, end_ts]",
+    "fill_rate": "X / Q",
+    "vwap_cost_bps": "1e4·s·(P̄ − interval_vwap)/interval_vwap",
+    "day_vwap_cost_bps": "1e4·s·(P̄ − day VWAP)/day VWAP",
+    "twap_cost_bps": "1e4·s·(P̄ − twap)/twap",
+    "participation_rate": "X / market volume in [arrival_ts, end_ts]",
+    "is_delay_bps": "IS delay: s·Q·(P0 − Pd)/(Q·Pd)·1e4",
+    "is_trading_bps": "IS trading: s·X·(P̄ − P0)/(Q·Pd)·1e4",
+    "is_opportunity_bps": "IS opportunity: s·(Q − X)·(Pn − P0)/(Q·Pd)·1e4",
+    "is_fees_bps": "IS fees: F/(Q·Pd)·1e4",
+    "is_total_bps": "Sum of the four IS components",
+    "permanent_impact_bps": "1e4·s·(M(end_ts+H) − P0)/P0",
+    "temporary_impact_bps": "1e4·s·(P̄ − M(end_ts+H))/P0",
+    "time_to_first_fill_s": "Seconds from arrival to the first fill",
+    "time_to_complete_s": "Seconds from arrival to the last fill",
+    "count": "Rows in the group with a value",
+    "notional": "Σ weight (notional, currency)",
+    "weighted_bps": "Notional-weighted mean cost (bps)",
+    "median_bps": "Median cost (bps)",
+    "p90_bps": "90th percentile cost (bps)",
+    "ci95_low_bps": "Lower 95% bound of the weighted mean (Kish effective n)",
+    "ci95_high_bps": "Upper 95% bound of the weighted mean",
+    "metric": "Which cost column is summarised",
+    "horizon": "Markout horizon",
+}
+
+
+def describe(column: str) -> str:
+    """Glossary entry of a column; horizon-suffixed metrics share their base entry."""
+    base = re.sub(r"_\d+[a-z]+$", "", column)
+    if column in GLOSSARY:
+        return GLOSSARY[column]
+    if base in GLOSSARY:
+        return f"{GLOSSARY[base]} at horizon {column.removeprefix(base + '_')}"
+    raise KeyError(f"TCA column {column!r} has no glossary entry")
+
+
+def contract_from(table: str, schema: pl.Schema, key: list[str], description: str) -> TableContract:
+    return TableContract(
+        table=table,
+        description=description,
+        columns=[ColumnSpec(n, t, describe(n), nullable=True) for n, t in schema.items()],
+        key=key,
+    )
+
+
+def _empty(contract: TableContract) -> pl.DataFrame:
+    return pl.DataFrame(schema=contract.polars_schema)
+
+
+_FILLS_SCHEMA = fill_tca(
+    _empty(TRADE_EXECUTED.table),
+    _empty(PARENT_ORDER_SUBMITTED.table),
+    _empty(QUOTES),
+    horizons=DEFAULT_HORIZONS,
+).schema
+_ORDERS_SCHEMA = order_tca(
+    _empty(PARENT_ORDER_SUBMITTED.table),
+    _empty(TRADE_EXECUTED.table),
+    _empty(QUOTES),
+    _empty(MARKET_TRADES),
+).schema
+
+FILL_TCA = contract_from(
+    "tca/fills",
+    _FILLS_SCHEMA,
+    ["exec_id"],
+    "Per fill: arrival cost, effective/realized spreads, impact and markouts at each horizon.",
+)
+ORDER_TCA = contract_from(
+    "tca/orders",
+    _ORDERS_SCHEMA,
+    ["order_id"],
+    "Per parent order: arrival, VWAP and TWAP costs, implementation shortfall, impact split.",
+)
+
+
+def summary_contract(table: str, by: list[str], description: str) -> TableContract:
+    sample = pl.DataFrame(
+        {
+            **{b: pl.Series([], dtype=pl.String) for b in by},
+            "c": pl.Series([], dtype=pl.Float64),
+            "w": pl.Series([], dtype=pl.Float64),
+        }
+    )
+    schema = cost_summary(sample, by, "c", "w").schema
+    return contract_from(
+        table, pl.Schema({**schema, "trade_date": pl.Date}), [*by, "metric"], description
+    )

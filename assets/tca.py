@@ -1,0 +1,213 @@
+"""TCA assets: fill- and order-level TCA and the daily tables built on them (Delta, per day)."""
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetsDefinition,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from analytics_platform.events.contracts import PARENT_ORDER_SUBMITTED, TRADE_EXECUTED
+from analytics_platform.marketdata.schemas import MARKET_TRADES, QUOTES
+from analytics_platform.quality.checks import CheckOutcome, unique_key_check
+from analytics_platform.reporting import markdown_table
+from analytics_platform.tca import fill_tca, order_tca
+from analytics_platform.tca.aggregates import cost_summary
+from analytics_platform.tca.checks import (
+    fill_identity_check,
+    order_identity_check,
+    quote_coverage_check,
+)
+from analytics_platform.tca.daily import SUMMARIES, DailySummary, daily_summary, markout_curves
+from analytics_platform.tca.schemas import FILL_TCA, ORDER_TCA, summary_contract
+from assets.metadata import OWNERS, definition_metadata, lake_key, write_metadata
+from assets.partitions import partition_date, trading_day_partitions
+from resources.lake import LakeResource, QualityConfig
+
+GROUP = "tca"
+KINDS = {"delta", "polars"}
+
+
+def _check_spec(key, name: str, description: str, blocking: bool = True) -> AssetCheckSpec:
+    return AssetCheckSpec(name, asset=key, description=description, blocking=blocking)
+
+
+def _result(outcome: CheckOutcome, severity=AssetCheckSeverity.ERROR) -> AssetCheckResult:
+    return AssetCheckResult(
+        check_name=outcome.name,
+        passed=outcome.passed,
+        severity=severity,
+        description=outcome.description,
+        metadata=outcome.metadata,
+    )
+
+
+@asset(
+    key=lake_key(FILL_TCA.table),
+    deps=[
+        lake_key(TRADE_EXECUTED.spec.table),
+        lake_key(PARENT_ORDER_SUBMITTED.spec.table),
+        lake_key(QUOTES.table),
+    ],
+    partitions_def=trading_day_partitions,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS,
+    description=FILL_TCA.description,
+    metadata=definition_metadata(FILL_TCA),
+    check_specs=[
+        _check_spec(lake_key(FILL_TCA.table), "spread_identity", "effective = realized + impact"),
+        _check_spec(lake_key(FILL_TCA.table), "unique_key", "One row per exec_id"),
+        _check_spec(
+            lake_key(FILL_TCA.table),
+            "quote_coverage",
+            "Share of fills with a valid quote (warns)",
+            blocking=False,
+        ),
+    ],
+)
+def tca_fills(context: AssetExecutionContext, lake: LakeResource, quality: QualityConfig):
+    day = partition_date(context.partition_key)
+    store = lake.lake()
+    result = fill_tca(
+        store.scan(TRADE_EXECUTED.table, [day]),
+        store.scan(PARENT_ORDER_SUBMITTED.table, [day]),
+        store.scan(QUOTES, [day]),
+    )
+    written = store.write_partition(FILL_TCA, result, day)
+    weighted = result.with_columns(notional=result["price"] * result["quantity"])
+    headline = cost_summary(
+        weighted.with_columns(all=True), ["all"], "effective_spread_bps", "notional"
+    )
+    return MaterializeResult(
+        metadata={
+            **write_metadata(written, result),
+            "effective_spread_bps_weighted": float(headline["weighted_bps"][0])
+            if headline.height
+            else None,
+            "by_venue": MetadataValue.md(
+                markdown_table(
+                    cost_summary(weighted, ["venue"], "effective_spread_bps", "notional")
+                    .sort("weighted_bps")
+                    .select("venue", "count", "weighted_bps", "ci95_low_bps", "ci95_high_bps")
+                )
+            ),
+        },
+        check_results=[
+            _result(fill_identity_check(result)),
+            _result(unique_key_check(result, ["exec_id"])),
+            _result(
+                quote_coverage_check(result, quality.min_quote_coverage), AssetCheckSeverity.WARN
+            ),
+        ],
+    )
+
+
+@asset(
+    key=lake_key(ORDER_TCA.table),
+    deps=[
+        lake_key(TRADE_EXECUTED.spec.table),
+        lake_key(PARENT_ORDER_SUBMITTED.spec.table),
+        lake_key(QUOTES.table),
+        lake_key(MARKET_TRADES.table),
+    ],
+    partitions_def=trading_day_partitions,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS,
+    description=ORDER_TCA.description,
+    metadata=definition_metadata(ORDER_TCA),
+    check_specs=[
+        _check_spec(
+            lake_key(ORDER_TCA.table),
+            "cost_identities",
+            "IS components sum to total; temporary + permanent = arrival cost",
+        ),
+        _check_spec(lake_key(ORDER_TCA.table), "unique_key", "One row per order_id"),
+    ],
+)
+def tca_orders(context: AssetExecutionContext, lake: LakeResource):
+    day = partition_date(context.partition_key)
+    store = lake.lake()
+    result = order_tca(
+        store.scan(PARENT_ORDER_SUBMITTED.table, [day]),
+        store.scan(TRADE_EXECUTED.table, [day]),
+        store.scan(QUOTES, [day]),
+        store.scan(MARKET_TRADES, [day]),
+    )
+    written = store.write_partition(ORDER_TCA, result, day)
+    weighted = result.with_columns(notional=result["quantity"] * result["decision_px"], all=True)
+    total = cost_summary(weighted, ["all"], "is_total_bps", "notional")
+    return MaterializeResult(
+        metadata={
+            **write_metadata(written, result),
+            "is_total_bps_weighted": float(total["weighted_bps"][0]) if total.height else None,
+            "by_algo": MetadataValue.md(
+                markdown_table(
+                    cost_summary(weighted, ["algo"], "arrival_cost_bps", "notional")
+                    .sort("weighted_bps")
+                    .select("algo", "count", "weighted_bps", "ci95_low_bps", "ci95_high_bps")
+                )
+            ),
+        },
+        check_results=[
+            _result(order_identity_check(result)),
+            _result(unique_key_check(result, ["order_id"])),
+        ],
+    )
+
+
+def _summary_asset(spec: DailySummary) -> AssetsDefinition:
+    contract = summary_contract(spec.table, list(spec.by), spec.description)
+    source = FILL_TCA if spec.source == "fills" else ORDER_TCA
+
+    @asset(
+        key=lake_key(spec.table),
+        deps=[lake_key(source.table)],
+        partitions_def=trading_day_partitions,
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds=KINDS,
+        description=spec.description,
+        metadata=definition_metadata(contract),
+    )
+    def _summary(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+        day = partition_date(context.partition_key)
+        store = lake.lake()
+        table = daily_summary(spec, store.scan(source, [day]).collect(), day)
+        written = store.write_partition(contract, table, day)
+        return MaterializeResult(metadata=write_metadata(written, table))
+
+    return _summary
+
+
+MARKOUT_CURVES = summary_contract(
+    "tca/markout_curves",
+    ["venue", "horizon"],
+    "Notional-weighted markout per venue and horizon: the post-fill price path, per day.",
+)
+
+
+@asset(
+    key=lake_key(MARKOUT_CURVES.table),
+    deps=[lake_key(FILL_TCA.table)],
+    partitions_def=trading_day_partitions,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS,
+    description=MARKOUT_CURVES.description,
+    metadata=definition_metadata(MARKOUT_CURVES),
+)
+def tca_markout_curves(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+    day = partition_date(context.partition_key)
+    store = lake.lake()
+    curves = markout_curves(store.scan(FILL_TCA, [day]).collect(), day)
+    written = store.write_partition(MARKOUT_CURVES, curves, day)
+    return MaterializeResult(metadata=write_metadata(written, curves))
+
+
+tca_assets = [tca_fills, tca_orders, tca_markout_curves, *[_summary_asset(s) for s in SUMMARIES]]
