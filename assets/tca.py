@@ -23,7 +23,12 @@ from analytics_platform.tca.checks import (
     quote_coverage_check,
 )
 from analytics_platform.tca.daily import SUMMARIES, DailySummary, daily_summary, markout_curves
-from analytics_platform.tca.schemas import FILL_TCA, ORDER_TCA, summary_contract
+from analytics_platform.tca.schemas import (
+    FILL_TCA,
+    MARKOUT_CURVES,
+    ORDER_TCA,
+    SUMMARY_CONTRACTS,
+)
 from assets.metadata import OWNERS, definition_metadata, lake_key, write_metadata
 from assets.partitions import partition_date, trading_day_partitions
 from resources.lake import LakeResource, QualityConfig
@@ -162,7 +167,7 @@ def tca_orders(context: AssetExecutionContext, lake: LakeResource):
 
 
 def _summary_asset(spec: DailySummary) -> AssetsDefinition:
-    contract = summary_contract(spec.table, list(spec.by), spec.description)
+    contract = SUMMARY_CONTRACTS[spec.table]
     source = FILL_TCA if spec.source == "fills" else ORDER_TCA
 
     @asset(
@@ -183,13 +188,6 @@ def _summary_asset(spec: DailySummary) -> AssetsDefinition:
         return MaterializeResult(metadata=write_metadata(written, table))
 
     return _summary
-
-
-MARKOUT_CURVES = summary_contract(
-    "tca/markout_curves",
-    ["venue", "horizon"],
-    "Notional-weighted markout per venue and horizon: the post-fill price path, per day.",
-)
 
 
 @asset(

@@ -11,6 +11,7 @@ from analytics_platform.contracts import ColumnSpec, TableContract
 from analytics_platform.events.contracts import PARENT_ORDER_SUBMITTED, TRADE_EXECUTED
 from analytics_platform.marketdata.schemas import MARKET_TRADES, QUOTES
 from analytics_platform.tca.aggregates import cost_summary
+from analytics_platform.tca.daily import SUMMARIES
 from analytics_platform.tca.fills import DEFAULT_HORIZONS, fill_tca
 from analytics_platform.tca.orders import order_tca
 
@@ -136,3 +137,13 @@ def summary_contract(table: str, by: list[str], description: str) -> TableContra
     return contract_from(
         table, pl.Schema({**schema, "trade_date": pl.Date}), [*by, "metric"], description
     )
+
+
+SUMMARY_CONTRACTS: dict[str, TableContract] = {
+    spec.table: summary_contract(spec.table, list(spec.by), spec.description) for spec in SUMMARIES
+}
+MARKOUT_CURVES = summary_contract(
+    "tca/markout_curves",
+    ["venue", "horizon"],
+    "Notional-weighted markout per venue and horizon: the post-fill price path, per day.",
+)
