@@ -1,10 +1,10 @@
-"""Run benchmarks: `python -m benchmarks [simulator|ingest ...]` (all when none is named)."""
+"""Run benchmarks: `python -m benchmarks [simulator|ingest|tca ...]` (all when none is named)."""
 
 import sys
 
-from benchmarks import ingest, simulator
+from benchmarks import ingest, simulator, tca
 
-BENCHMARKS = {"simulator": simulator.run, "ingest": ingest.run}
+BENCHMARKS = {"simulator": simulator.run, "ingest": ingest.run, "tca": tca.run}
 
 
 def main(argv: list[str]) -> int:

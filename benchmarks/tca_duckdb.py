@@ -134,6 +134,9 @@ def connect(
         ("quotes_in", quotes),
         ("trades_in", trades),
     ):
-        con.register(name, frame.to_arrow())
+        # Load into DuckDB tables: ASOF joins over a registered Arrow view are ~50x slower.
+        con.register(f"{name}_arrow", frame.to_arrow())
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
+        con.unregister(f"{name}_arrow")
     con.execute(QUOTES_SQL)
     return con
