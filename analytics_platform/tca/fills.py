@@ -33,8 +33,9 @@ def fill_tca(
     horizons: Sequence[str] = DEFAULT_HORIZONS,
     max_quote_age: str = "60s",
 ) -> pl.DataFrame:
-    """Per fill: mid_at_fill, arrival_mid, arrival_cost_bps, effective_spread_bps,
-    price_improvement, and per horizon h realized_spread_bps_h, price_impact_bps_h, markout_bps_h.
+    """Per fill: mid_at_fill (with bid/ask_at_fill), arrival_mid, arrival_cost_bps,
+    effective_spread_bps, quoted_spread_bps, price_improvement, and per horizon h
+    realized_spread_bps_h, price_impact_bps_h, markout_bps_h.
     """
     book = valid_quotes(quotes)
     base = (
@@ -76,9 +77,10 @@ def fill_tca(
             .then(pl.col("ask_at_fill") - p)
             .otherwise(p - pl.col("bid_at_fill"))
             .alias("price_improvement"),
+            (1e4 * (pl.col("ask_at_fill") - pl.col("bid_at_fill")) / m).alias("quoted_spread_bps"),
             *per_horizon,
         )
-        .drop("arrival_ts", "bid_at_fill", "ask_at_fill", *[f"_mid_{h}" for h in horizons])
+        .drop("arrival_ts", *[f"_mid_{h}" for h in horizons])
         .sort("ts", "exec_id")
         .collect()
     )

@@ -1,0 +1,124 @@
+"""Execution-quality tables: a Rule-605-style report and outliers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import polars as pl
+
+DEFAULT_NOTIONAL_BUCKETS = (50_000.0, 200_000.0, 1_000_000.0)
+
+
+def notional_bucket(cuts: Sequence[float]) -> pl.Expr:
+    """Order notional (Q·Pd) bucket labels like "[50000, 200000)"; cut points from config."""
+    edges = [0.0, *cuts]
+    labels = [f"[{lo:.0f}, {hi:.0f})" for lo, hi in zip(edges, [*cuts], strict=False)]
+    labels.append(f"[{edges[-1]:.0f}, inf)")
+    return (pl.col("quantity") * pl.col("decision_px")).cut(
+        list(cuts), labels=labels, left_closed=True
+    )
+
+
+def rule_605(
+    fills_tca: pl.DataFrame,
+    orders_tca: pl.DataFrame,
+    trade_date: dt.date,
+    cuts: Sequence[float] = DEFAULT_NOTIONAL_BUCKETS,
+) -> pl.DataFrame:
+    """SEC-Rule-605-style execution quality per order type and notional bucket. Averages are
+    share-weighted, as in 605 reports."""
+    horizons = [
+        c.removeprefix("realized_spread_bps_")
+        for c in fills_tca.columns
+        if c.startswith("realized_spread_bps_")
+    ]
+    orders = orders_tca.select(
+        "order_id", "order_type", bucket=notional_bucket(cuts).cast(pl.String)
+    )
+    fills = fills_tca.join(orders, on="order_id").join(
+        orders_tca.select("order_id", "arrival_ts"), on="order_id"
+    )
+    q = pl.col("quantity")
+
+    def share_avg(expr: pl.Expr, where: pl.Expr | None = None) -> pl.Expr:
+        keep = expr.is_not_null() if where is None else expr.is_not_null() & where
+        shares = q.filter(keep).sum()
+        return pl.when(shares > 0).then((expr * q).filter(keep).sum() / shares)
+
+    improved = pl.col("price_improvement") > 0
+    seconds_to_fill = (pl.col("ts") - pl.col("arrival_ts")).dt.total_nanoseconds() / 1e9
+    per_fill = fills.group_by("order_type", "bucket").agg(
+        q.sum().alias("shares"),
+        share_avg(pl.col("effective_spread_bps")).alias("avg_effective_spread_bps"),
+        (
+            (pl.col("effective_spread_bps") * q).sum() / (pl.col("quoted_spread_bps") * q).sum()
+        ).alias("effective_over_quoted"),
+        *[
+            share_avg(pl.col(f"realized_spread_bps_{h}")).alias(f"avg_realized_spread_bps_{h}")
+            for h in horizons
+        ],
+        *[
+            share_avg(pl.col(f"price_impact_bps_{h}")).alias(f"avg_price_impact_bps_{h}")
+            for h in horizons
+        ],
+        (q.filter(improved).sum() / q.sum()).alias("price_improved_share"),
+        share_avg(pl.col("price_improvement"), improved).alias("avg_price_improvement"),
+        share_avg(seconds_to_fill, improved).alias("avg_improved_time_s"),
+        share_avg(seconds_to_fill).alias("avg_time_to_execution_s"),
+    )
+    counts = orders.group_by("order_type", "bucket").agg(orders=pl.len())
+    return (
+        counts.join(per_fill, on=["order_type", "bucket"], how="left")
+        .with_columns(trade_date=pl.lit(trade_date))
+        .sort("order_type", "bucket")
+    )
+
+
+def outliers(
+    fills_tca: pl.DataFrame,
+    orders_tca: pl.DataFrame,
+    expectations: pl.DataFrame,
+    k_sigma: float = 3.0,
+) -> pl.DataFrame:
+    """Fills outside the NBBO, and orders whose arrival cost is beyond k sigma of the pre-trade
+    expectation (`expected_cost_bps` of MarketImpactAssessmentEvent), sigma being the day's
+    dispersion of cost − expectation. One row per finding, with the reason."""
+    outside = fills_tca.filter(
+        (pl.col("price") > pl.col("ask_at_fill")) | (pl.col("price") < pl.col("bid_at_fill"))
+    ).select(
+        kind=pl.lit("fill_outside_nbbo"),
+        id=pl.col("exec_id"),
+        order_id="order_id",
+        symbol="symbol",
+        value_bps=pl.col("effective_spread_bps"),
+        expected_bps=pl.lit(None, dtype=pl.Float64),
+        z_score=pl.lit(None, dtype=pl.Float64),
+        detail=pl.format("price {} outside [{}, {}]", "price", "bid_at_fill", "ask_at_fill"),
+        trade_date="trade_date",
+    )
+    surprise = (
+        orders_tca.join(expectations.select("order_id", "expected_cost_bps"), on="order_id")
+        .filter(pl.col("arrival_cost_bps").is_not_null())
+        .with_columns(residual=pl.col("arrival_cost_bps") - pl.col("expected_cost_bps"))
+        .with_columns(
+            z_score=(pl.col("residual") - pl.col("residual").mean()) / pl.col("residual").std()
+        )
+        .filter(pl.col("z_score").abs() > k_sigma)
+        .select(
+            kind=pl.lit("cost_beyond_expectation"),
+            id=pl.col("order_id"),
+            order_id="order_id",
+            symbol="symbol",
+            value_bps=pl.col("arrival_cost_bps"),
+            expected_bps=pl.col("expected_cost_bps"),
+            z_score="z_score",
+            detail=pl.format(
+                "arrival cost {} bps vs expected {} bps",
+                pl.col("arrival_cost_bps").round(2),
+                pl.col("expected_cost_bps").round(2),
+            ),
+            trade_date="trade_date",
+        )
+    )
+    return pl.concat([outside, surprise]).sort("kind", "id")
