@@ -38,6 +38,11 @@ class PlatformSettings(BaseModel):
     )
     max_quarantine_rate: float = Field(0.01, ge=0.0, le=1.0, alias="ANALYTICS_MAX_QUARANTINE_RATE")
     ingest_batch_size: int = Field(50_000, gt=0, alias="ANALYTICS_INGEST_BATCH_SIZE")
+    tca_notional_buckets: list[float] = Field(
+        default_factory=lambda: [50_000.0, 200_000.0, 1_000_000.0],
+        alias="ANALYTICS_TCA_NOTIONAL_BUCKETS",
+    )
+    tca_outlier_k_sigma: float = Field(3.0, gt=0, alias="ANALYTICS_TCA_OUTLIER_K_SIGMA")
     sensor_max_messages: int = Field(200_000, gt=0, alias="ANALYTICS_SENSOR_MAX_MESSAGES")
 
     @field_validator("lake_storage_options", mode="before")
@@ -48,6 +53,18 @@ class PlatformSettings(BaseModel):
                 value = json.loads(value) if value.strip() else {}
             except json.JSONDecodeError as exc:
                 raise ValueError(f"must be a JSON object: {exc}") from exc
+        return value
+
+    @field_validator("tca_notional_buckets", mode="before")
+    @classmethod
+    def _cut_points(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                value = [float(v) for v in value.split(",") if v.strip()]
+            except ValueError as exc:
+                raise ValueError(f"must be comma-separated numbers: {exc}") from exc
+        if isinstance(value, list) and value != sorted(value):
+            raise ValueError("cut points must be increasing")
         return value
 
     @field_validator("pulsar_service_url")

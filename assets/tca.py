@@ -11,7 +11,12 @@ from dagster import (
     asset,
 )
 
-from analytics_platform.events.contracts import PARENT_ORDER_SUBMITTED, TRADE_EXECUTED
+from analytics_platform.events.contracts import (
+    MARKET_IMPACT_ASSESSMENT,
+    PARENT_ORDER_SUBMITTED,
+    TRADE_EXECUTED,
+)
+from analytics_platform.events.outbound import TCA_REPORT, publish_outbound
 from analytics_platform.marketdata.schemas import MARKET_TRADES, QUOTES
 from analytics_platform.quality.checks import CheckOutcome, unique_key_check
 from analytics_platform.reporting import markdown_table
@@ -22,16 +27,27 @@ from analytics_platform.tca.checks import (
     order_identity_check,
     quote_coverage_check,
 )
-from analytics_platform.tca.daily import SUMMARIES, DailySummary, daily_summary, markout_curves
+from analytics_platform.tca.daily import (
+    SUMMARIES,
+    DailySummary,
+    daily_report,
+    daily_summary,
+    markout_curves,
+)
+from analytics_platform.tca.execution_quality import outliers, rule_605
 from analytics_platform.tca.schemas import (
+    DAILY_REPORT,
     FILL_TCA,
     MARKOUT_CURVES,
     ORDER_TCA,
+    OUTLIERS,
+    RULE_605,
     SUMMARY_CONTRACTS,
 )
 from assets.metadata import OWNERS, definition_metadata, lake_key, write_metadata
 from assets.partitions import partition_date, trading_day_partitions
-from resources.lake import LakeResource, QualityConfig
+from resources.lake import LakeResource, QualityConfig, TcaConfig
+from resources.pulsar import PulsarResource
 
 GROUP = "tca"
 KINDS = {"delta", "polars"}
@@ -208,4 +224,101 @@ def tca_markout_curves(context: AssetExecutionContext, lake: LakeResource) -> Ma
     return MaterializeResult(metadata=write_metadata(written, curves))
 
 
-tca_assets = [tca_fills, tca_orders, tca_markout_curves, *[_summary_asset(s) for s in SUMMARIES]]
+@asset(
+    key=lake_key(RULE_605.table),
+    deps=[lake_key(FILL_TCA.table), lake_key(ORDER_TCA.table)],
+    partitions_def=trading_day_partitions,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS,
+    description=RULE_605.description,
+    metadata=definition_metadata(RULE_605),
+)
+def tca_rule_605(
+    context: AssetExecutionContext, lake: LakeResource, tca: TcaConfig
+) -> MaterializeResult:
+    day = partition_date(context.partition_key)
+    store = lake.lake()
+    table = rule_605(
+        store.scan(FILL_TCA, [day]).collect(),
+        store.scan(ORDER_TCA, [day]).collect(),
+        day,
+        cuts=tca.notional_buckets,
+    )
+    written = store.write_partition(RULE_605, table, day)
+    return MaterializeResult(metadata=write_metadata(written, table))
+
+
+@asset(
+    key=lake_key(OUTLIERS.table),
+    deps=[
+        lake_key(FILL_TCA.table),
+        lake_key(ORDER_TCA.table),
+        lake_key(MARKET_IMPACT_ASSESSMENT.spec.table),
+    ],
+    partitions_def=trading_day_partitions,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS,
+    description=OUTLIERS.description,
+    metadata=definition_metadata(OUTLIERS),
+)
+def tca_outliers(
+    context: AssetExecutionContext, lake: LakeResource, tca: TcaConfig
+) -> MaterializeResult:
+    day = partition_date(context.partition_key)
+    store = lake.lake()
+    found = outliers(
+        store.scan(FILL_TCA, [day]).collect(),
+        store.scan(ORDER_TCA, [day]).collect(),
+        store.scan(MARKET_IMPACT_ASSESSMENT.table, [day]).collect(),
+        k_sigma=tca.outlier_k_sigma,
+    )
+    written = store.write_partition(OUTLIERS, found, day)
+    counts = found.group_by("kind").len().sort("kind")
+    return MaterializeResult(
+        metadata={
+            **write_metadata(written, found),
+            "by_kind": MetadataValue.md(markdown_table(counts)),
+        }
+    )
+
+
+@asset(
+    key=lake_key(DAILY_REPORT.table),
+    deps=[lake_key(FILL_TCA.table), lake_key(ORDER_TCA.table), lake_key(OUTLIERS.table)],
+    partitions_def=trading_day_partitions,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={*KINDS, "pulsar"},
+    description=DAILY_REPORT.description + f" Topic: {TCA_REPORT.topic}.",
+    metadata=definition_metadata(DAILY_REPORT),
+)
+def tca_daily_report(
+    context: AssetExecutionContext, lake: LakeResource, pulsar: PulsarResource
+) -> MaterializeResult:
+    day = partition_date(context.partition_key)
+    store = lake.lake()
+    report = daily_report(
+        store.scan(FILL_TCA, [day]).collect(),
+        store.scan(ORDER_TCA, [day]).collect(),
+        store.scan(OUTLIERS, [day]).collect(),
+        day,
+    )
+    written = store.write_partition(DAILY_REPORT, report, day)
+    with pulsar.client() as client:  # same event id on a re-run: consumers see nothing new
+        publish_outbound(client, TCA_REPORT, report)
+    return MaterializeResult(
+        metadata={**write_metadata(written, report), "published_to": TCA_REPORT.topic}
+    )
+
+
+tca_assets = [
+    tca_daily_report,
+    tca_fills,
+    tca_orders,
+    tca_markout_curves,
+    tca_rule_605,
+    tca_outliers,
+    *[_summary_asset(s) for s in SUMMARIES],
+]

@@ -1,7 +1,13 @@
 """Dagster resources, built from the platform settings (env vars with embedded defaults)."""
 
 from analytics_platform.config import PlatformSettings
-from resources.lake import IngestConfig, LakeResource, LandingZoneResource, QualityConfig
+from resources.lake import (
+    IngestConfig,
+    LakeResource,
+    LandingZoneResource,
+    QualityConfig,
+    TcaConfig,
+)
 from resources.pulsar import BrokerUnavailable, PulsarResource
 
 
@@ -19,6 +25,10 @@ def build_resources(settings: PlatformSettings) -> dict[str, object]:
             batch_size=settings.ingest_batch_size,
             sensor_max_messages=settings.sensor_max_messages,
         ),
+        "tca": TcaConfig(
+            notional_buckets=list(settings.tca_notional_buckets),
+            outlier_k_sigma=settings.tca_outlier_k_sigma,
+        ),
         "pulsar": PulsarResource(
             service_url=settings.pulsar_service_url, embedded_dir=str(settings.pulsar_data_dir)
         ),
@@ -32,5 +42,6 @@ __all__ = [
     "LandingZoneResource",
     "PulsarResource",
     "QualityConfig",
+    "TcaConfig",
     "build_resources",
 ]

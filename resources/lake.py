@@ -41,3 +41,12 @@ class IngestConfig(ConfigurableResource):
 
     batch_size: int = 50_000
     sensor_max_messages: int = 200_000
+
+
+class TcaConfig(ConfigurableResource):
+    """TCA parameters: Rule-605 notional bucket cut points, outlier threshold."""
+
+    notional_buckets: list[float] = Field(
+        default_factory=lambda: [50_000.0, 200_000.0, 1_000_000.0]
+    )
+    outlier_k_sigma: float = 3.0

@@ -1,19 +1,30 @@
 """Materialise the TCA assets for one day on top of real raw tables (Pulsar-ingested events)."""
 
+import json
+
 import polars as pl
 from dagster import materialize
 
 from analytics_platform.events.broker import EmbeddedPulsar
+from analytics_platform.events.outbound import TCA_REPORT
 from analytics_platform.events.publisher import publish_all, pulsar_client
 from analytics_platform.lake import Lake
 from analytics_platform.landing import LandingZone
 from analytics_platform.tca import fill_tca
-from analytics_platform.tca.schemas import FILL_TCA, ORDER_TCA, SUMMARY_CONTRACTS
+from analytics_platform.tca.schemas import FILL_TCA, ORDER_TCA, RULE_605, SUMMARY_CONTRACTS
 from assets.raw_events import raw_event_assets
 from assets.raw_market_data import raw_market_data_assets
 from assets.tca import tca_assets
-from resources import IngestConfig, LakeResource, LandingZoneResource, PulsarResource, QualityConfig
+from resources import (
+    IngestConfig,
+    LakeResource,
+    LandingZoneResource,
+    PulsarResource,
+    QualityConfig,
+    TcaConfig,
+)
 from tests.conftest import TRADE_DATE
+from tests.test_events_publish import _read_all
 
 
 def test_tca_graph_for_one_day(tmp_path, small_day):
@@ -29,13 +40,21 @@ def test_tca_graph_for_one_day(tmp_path, small_day):
             "quality": QualityConfig(max_crossed_quote_share=1e-3),
             "ingest": IngestConfig(),
             "pulsar": PulsarResource(service_url=broker.service_url, embedded_dir=str(tmp_path)),
+            "tca": TcaConfig(),
         }
         result = materialize(
             [*raw_market_data_assets, *raw_event_assets, *tca_assets],
             partition_key=TRADE_DATE.isoformat(),
             resources=resources,
         )
+        with pulsar_client(broker.service_url) as client:
+            reports = _read_all(client, TCA_REPORT.topic)
     assert result.success
+    assert [json.loads(m.data())["event_id"] for m in reports] == [
+        f"TCAReportEvent:{TRADE_DATE.isoformat()}"
+    ]
+    rule_605 = Lake(str(tmp_path / "lake")).scan(RULE_605, [TRADE_DATE]).collect()
+    assert rule_605["orders"].sum() == small_day.orders.height
     failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
     assert failed == []
     lake = Lake(str(tmp_path / "lake"))

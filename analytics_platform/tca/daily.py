@@ -83,3 +83,52 @@ def markout_curves(fills_tca: pl.DataFrame, trade_date: dt.date) -> pl.DataFrame
     return cost_summary(long, ["venue", "horizon"], "markout_bps", "notional").with_columns(
         trade_date=pl.lit(trade_date)
     )
+
+
+def daily_report(
+    fills_tca: pl.DataFrame, orders_tca: pl.DataFrame, outliers: pl.DataFrame, trade_date: dt.date
+) -> pl.DataFrame:
+    """One row: the day's headline TCA (what TCAReportEvent carries)."""
+    fills = _weighted("fills", fills_tca).with_columns(day=pl.lit(True))
+    orders = _weighted("orders", orders_tca).with_columns(day=pl.lit(True))
+
+    def headline(frame: pl.DataFrame, metric: str) -> float | None:
+        summary = cost_summary(frame, ["day"], metric, "notional")
+        return summary["weighted_bps"][0] if summary.height else None
+
+    venues = cost_summary(fills, ["venue"], "effective_spread_bps", "notional").sort("weighted_bps")
+    return pl.DataFrame(
+        {
+            "report_id": [trade_date.isoformat()],
+            "as_of_ts": [dt.datetime.combine(trade_date, dt.time(23, 59), tzinfo=dt.UTC)],
+            "fills": [fills_tca.height],
+            "orders": [orders_tca.height],
+            "notional": [float(fills["notional"].sum())],
+            "arrival_cost_bps": [headline(orders, "arrival_cost_bps")],
+            "effective_spread_bps": [headline(fills, "effective_spread_bps")],
+            "is_total_bps": [headline(orders, "is_total_bps")],
+            "fill_rate": [headline(orders, "fill_rate")],
+            "best_venue": [venues["venue"][0] if venues.height else None],
+            "worst_venue": [venues["venue"][-1] if venues.height else None],
+            "outliers": [outliers.height],
+            "trade_date": [trade_date],
+        },
+        schema_overrides={
+            "as_of_ts": pl.Datetime("ns", "UTC"),
+            "fills": pl.Int64,
+            "orders": pl.Int64,
+            "outliers": pl.Int64,
+            **dict.fromkeys(
+                [
+                    "notional",
+                    "arrival_cost_bps",
+                    "effective_spread_bps",
+                    "is_total_bps",
+                    "fill_rate",
+                ],
+                pl.Float64,
+            ),
+            "best_venue": pl.String,
+            "worst_venue": pl.String,
+        },
+    )

@@ -3,6 +3,7 @@ frames (so they cannot drift from the code); descriptions come from one glossary
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import polars as pl
@@ -11,7 +12,8 @@ from analytics_platform.contracts import ColumnSpec, TableContract
 from analytics_platform.events.contracts import PARENT_ORDER_SUBMITTED, TRADE_EXECUTED
 from analytics_platform.marketdata.schemas import MARKET_TRADES, QUOTES
 from analytics_platform.tca.aggregates import cost_summary
-from analytics_platform.tca.daily import SUMMARIES
+from analytics_platform.tca.daily import SUMMARIES, daily_report
+from analytics_platform.tca.execution_quality import outliers, rule_605
 from analytics_platform.tca.fills import DEFAULT_HORIZONS, fill_tca
 from analytics_platform.tca.orders import order_tca
 
@@ -75,6 +77,29 @@ GLOSSARY = {
     "ci95_high_bps": "Upper 95% bound of the weighted mean",
     "metric": "Which cost column is summarised",
     "horizon": "Markout horizon",
+    "bucket": "Order notional bucket (Q·Pd), cut points from config",
+    "orders": "Parent orders counted (in the cell, or in the day)",
+    "shares": "Shares executed",
+    "avg_effective_spread_bps": "Share-weighted effective spread",
+    "effective_over_quoted": "Σ effective·shares / Σ quoted·shares",
+    "avg_realized_spread_bps": "Share-weighted realized spread",
+    "avg_price_impact_bps": "Share-weighted price impact",
+    "price_improved_share": "Share of shares executed with price improvement",
+    "avg_price_improvement": "Average improvement per improved share (currency)",
+    "avg_improved_time_s": "Average seconds from arrival to an improved fill",
+    "avg_time_to_execution_s": "Average seconds from arrival to fill (share-weighted)",
+    "kind": "fill_outside_nbbo or cost_beyond_expectation",
+    "id": "exec_id or order_id of the finding",
+    "value_bps": "The cost found (bps)",
+    "expected_bps": "Pre-trade expectation (bps)",
+    "z_score": "(cost − expectation − mean) / std over the day",
+    "detail": "Human-readable reason",
+    "report_id": "The trade date the report covers",
+    "as_of_ts": "When the report was produced (end of the trade date)",
+    "fills": "Fills in the day",
+    "best_venue": "Lowest notional-weighted effective spread",
+    "worst_venue": "Highest notional-weighted effective spread",
+    "outliers": "Findings in tca/outliers",
 }
 
 
@@ -149,4 +174,39 @@ MARKOUT_CURVES = summary_contract(
     "tca/markout_curves",
     ["venue", "horizon"],
     "Notional-weighted markout per venue and horizon: the post-fill price path, per day.",
+)
+
+
+def _empty_order_tca() -> pl.DataFrame:
+    return pl.DataFrame(schema=ORDER_TCA.polars_schema)
+
+
+RULE_605 = contract_from(
+    "tca/rule_605",
+    rule_605(
+        pl.DataFrame(schema=FILL_TCA.polars_schema), _empty_order_tca(), dt.date(2000, 1, 1)
+    ).schema,
+    ["order_type", "bucket"],
+    "SEC-Rule-605-style execution quality by order type and notional bucket, per day.",
+)
+OUTLIERS = contract_from(
+    "tca/outliers",
+    outliers(
+        pl.DataFrame(schema=FILL_TCA.polars_schema),
+        _empty_order_tca(),
+        pl.DataFrame(schema={"order_id": pl.String, "expected_cost_bps": pl.Float64}),
+    ).schema,
+    ["kind", "id"],
+    "Fills outside the NBBO and orders costing beyond k sigma of their pre-trade expectation.",
+)
+DAILY_REPORT = contract_from(
+    "tca/daily_report",
+    daily_report(
+        pl.DataFrame(schema=FILL_TCA.polars_schema),
+        _empty_order_tca(),
+        pl.DataFrame(schema=OUTLIERS.polars_schema),
+        dt.date(2000, 1, 3),
+    ).schema,
+    ["report_id"],
+    "The day's headline TCA; published as TCAReportEvent.",
 )
