@@ -1,5 +1,7 @@
 """TCA assets: fill- and order-level TCA and the daily tables built on them (Delta, per day)."""
 
+import datetime as dt
+
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -11,6 +13,7 @@ from dagster import (
     asset,
 )
 
+from analytics_platform.calendar import trading_days
 from analytics_platform.events.contracts import (
     MARKET_IMPACT_ASSESSMENT,
     PARENT_ORDER_SUBMITTED,
@@ -37,12 +40,21 @@ from analytics_platform.tca.daily import (
 from analytics_platform.tca.execution_quality import outliers, rule_605
 from analytics_platform.tca.schemas import (
     DAILY_REPORT,
+    ENTITY_SCORES,
     FILL_TCA,
     MARKOUT_CURVES,
+    ORDER_SCORES,
     ORDER_TCA,
     OUTLIERS,
     RULE_605,
     SUMMARY_CONTRACTS,
+)
+from analytics_platform.tca.score import (
+    TREND_DAYS,
+    entity_scores,
+    order_components,
+    order_scores,
+    with_trend,
 )
 from assets.metadata import OWNERS, definition_metadata, lake_key, write_metadata
 from assets.partitions import partition_date, trading_day_partitions
@@ -313,7 +325,67 @@ def tca_daily_report(
     )
 
 
+@asset(
+    key=lake_key(ORDER_SCORES.table),
+    deps=[
+        lake_key(FILL_TCA.table),
+        lake_key(ORDER_TCA.table),
+        lake_key(MARKET_IMPACT_ASSESSMENT.spec.table),
+    ],
+    partitions_def=trading_day_partitions,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={*KINDS, "jax"},
+    description=ORDER_SCORES.description,
+    metadata=definition_metadata(ORDER_SCORES),
+)
+def tca_order_scores(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+    day = partition_date(context.partition_key)
+    store = lake.lake()
+    scored = order_scores(
+        order_components(
+            store.scan(ORDER_TCA, [day]).collect(),
+            store.scan(FILL_TCA, [day]).collect(),
+            store.scan(MARKET_IMPACT_ASSESSMENT.table, [day]).collect(),
+        )
+    )
+    written = store.write_partition(ORDER_SCORES, scored, day)
+    return MaterializeResult(metadata=write_metadata(written, scored))
+
+
+@asset(
+    key=lake_key(ENTITY_SCORES.table),
+    deps=[lake_key(ORDER_SCORES.table), lake_key(FILL_TCA.table)],
+    partitions_def=trading_day_partitions,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={*KINDS, "jax"},
+    description=ENTITY_SCORES.description,
+    metadata=definition_metadata(ENTITY_SCORES),
+)
+def tca_entity_scores(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+    day = partition_date(context.partition_key)
+    store = lake.lake()
+    today = entity_scores(
+        store.scan(ORDER_SCORES, [day]).collect(), store.scan(FILL_TCA, [day]).collect(), day
+    )
+    calendar = trading_days(day - dt.timedelta(days=40), day)[-TREND_DAYS:]
+    history = store.scan(ENTITY_SCORES, calendar[:-1]).collect().drop("trend_20d")
+    scored = with_trend(today, history, calendar)
+    written = store.write_partition(ENTITY_SCORES, scored, day)
+    return MaterializeResult(
+        metadata={
+            **write_metadata(written, scored),
+            "ranking": MetadataValue.md(
+                markdown_table(scored.sort("entity", "score", descending=[False, True]), 30)
+            ),
+        }
+    )
+
+
 tca_assets = [
+    tca_order_scores,
+    tca_entity_scores,
     tca_daily_report,
     tca_fills,
     tca_orders,

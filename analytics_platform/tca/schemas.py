@@ -16,6 +16,7 @@ from analytics_platform.tca.daily import SUMMARIES, daily_report
 from analytics_platform.tca.execution_quality import outliers, rule_605
 from analytics_platform.tca.fills import DEFAULT_HORIZONS, fill_tca
 from analytics_platform.tca.orders import order_tca
+from analytics_platform.tca.score import order_components, order_scores
 
 GLOSSARY = {
     "exec_id": "Fill id",
@@ -46,7 +47,7 @@ GLOSSARY = {
     "end_mid": "M(end_ts), Pn",
     "arrival_cost_bps": "1e4·s·(price − P0)/P0",
     "effective_spread_bps": "2e4·s·(p − M(t))/M(t)",
-    "price_improvement": "Per share: BUY ask(t) − p, SELL p − bid(t)",
+    "price_improvement": "Per share: BUY ask(t) − p, SELL p − bid(t) (scores: bps of the mid)",
     "realized_spread_bps": "2e4·s·(p − M(t+h))/M(t)",
     "price_impact_bps": "2e4·s·(M(t+h) − M(t))/M(t)",
     "markout_bps": "1e4·s·(M(t+h) − p)/p, positive = the fill looks good",
@@ -100,6 +101,13 @@ GLOSSARY = {
     "best_venue": "Lowest notional-weighted effective spread",
     "worst_venue": "Highest notional-weighted effective spread",
     "outliers": "Findings in tca/outliers",
+    "cost_vs_expectation": "−(arrival cost − pre-trade expected cost), bps",
+    "speed": "−time to complete / order duration",
+    "adverse_selection": "Notional-weighted 60 s markout of the order's fills (bps)",
+    "score": "Execution quality score (weighted z-scores; entities: shrunk mean)",
+    "entity": "venue, algo or broker",
+    "name": "The venue, algo or broker",
+    "trend_20d": "Least-squares slope of the daily score over the last 20 trading days",
 }
 
 
@@ -209,4 +217,31 @@ DAILY_REPORT = contract_from(
     ).schema,
     ["report_id"],
     "The day's headline TCA; published as TCAReportEvent.",
+)
+ORDER_SCORES = contract_from(
+    "tca/order_scores",
+    order_scores(
+        order_components(
+            _empty_order_tca(),
+            pl.DataFrame(schema=FILL_TCA.polars_schema),
+            pl.DataFrame(schema={"order_id": pl.String, "expected_cost_bps": pl.Float64}),
+        )
+    ).schema,
+    ["order_id"],
+    "Execution quality score per order: five standardised components, documented weights.",
+)
+ENTITY_SCORES = contract_from(
+    "tca/entity_scores",
+    pl.Schema(
+        {
+            "entity": pl.String,
+            "name": pl.String,
+            "orders": pl.Int64,
+            "score": pl.Float64,
+            "trade_date": pl.Date,
+            "trend_20d": pl.Float64,
+        }
+    ),
+    ["entity", "name"],
+    "Execution quality score per venue, algo and broker (shrunk for small samples), 20-day trend.",
 )
