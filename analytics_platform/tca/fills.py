@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from analytics_platform.tca.quotes import Frame, quote_before, side_sign, valid_quotes
+from analytics_platform.tca.quotes import Frame, quotes_at, side_sign, valid_quotes
 
 DEFAULT_HORIZONS = ("1s", "5s", "30s", "60s", "300s")
 
@@ -37,29 +37,26 @@ def fill_tca(
     effective_spread_bps, quoted_spread_bps, price_improvement, and per horizon h
     realized_spread_bps_h, price_impact_bps_h, markout_bps_h.
     """
-    book = valid_quotes(quotes)
+    book = valid_quotes(quotes).collect().lazy()  # sorted once, shared by every lookup
     base = (
         fills.lazy()
         .select(FILL_COLUMNS)
         .join(orders.lazy().select("order_id", "arrival_ts"), on="order_id", how="left")
     )
-    at_fill = quote_before(base, book, "ts", max_quote_age).rename(
-        {"bid": "bid_at_fill", "ask": "ask_at_fill", "mid": "mid_at_fill"}
+    points = {
+        "fill": pl.col("ts"),
+        "arrival": pl.col("arrival_ts"),
+        **{h: pl.col("ts").dt.offset_by(h) for h in horizons},
+    }
+    found = quotes_at(base, "exec_id", points, book, max_quote_age).select(
+        "exec_id",
+        mid_at_fill="mid_fill",
+        bid_at_fill="bid_fill",
+        ask_at_fill="ask_fill",
+        arrival_mid="mid_arrival",
+        **{f"_mid_{h}": f"mid_{h}" for h in horizons},
     )
-    keyed = base.select("exec_id", "symbol", "trade_date", "arrival_ts")
-    arrival = quote_before(keyed, book, "arrival_ts", max_quote_age).select(
-        "exec_id", arrival_mid="mid"
-    )
-    frame = at_fill.join(arrival, on="exec_id", how="left")
-    for h in horizons:
-        later = base.select("exec_id", "symbol", "trade_date", at=pl.col("ts").dt.offset_by(h))
-        frame = frame.join(
-            quote_before(later, book, "at", max_quote_age).select(
-                "exec_id", **{f"_mid_{h}": "mid"}
-            ),
-            on="exec_id",
-            how="left",
-        )
+    frame = base.join(found.lazy(), on="exec_id", how="left")
     s, p, m, m0 = side_sign(), pl.col("price"), pl.col("mid_at_fill"), pl.col("arrival_mid")
     per_horizon = []
     for h in horizons:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from analytics_platform.tca.quotes import Frame, quote_before, side_sign, valid_quotes
+from analytics_platform.tca.quotes import Frame, quotes_at, side_sign, valid_quotes
 
 ORDER_COLUMNS = [
     "order_id",
@@ -85,14 +85,19 @@ def _quote_integral(book: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _mid_integral_at(orders: pl.LazyFrame, integral: pl.LazyFrame, at: str, name: str):
-    """F(at) = integral of the quote mid in force, from the first quote to `at`."""
-    return (
-        orders.select("order_id", "symbol", "trade_date", at)
-        .sort(at)
+def _mid_integrals(keys: pl.LazyFrame, integral: pl.LazyFrame) -> pl.LazyFrame:
+    """F(arrival_ts) and F(end_ts), F(t) = ∫ mid from the first quote to t, in one as-of join."""
+    long = pl.concat(
+        [
+            keys.select("order_id", "symbol", "trade_date", point=pl.lit(name), at=pl.col(column))
+            for name, column in (("arrival", "arrival_ts"), ("end", "end_ts"))
+        ]
+    )
+    found = (
+        long.sort("at")
         .join_asof(
             integral,
-            left_on=at,
+            left_on="at",
             right_on="quote_ts",
             by=["symbol", "trade_date"],
             strategy="backward",
@@ -101,14 +106,23 @@ def _mid_integral_at(orders: pl.LazyFrame, integral: pl.LazyFrame, at: str, name
         )
         .select(
             "order_id",
+            "point",
             "first_quote_ts",
-            (
+            f=(
                 pl.col("area_before")
-                + pl.col("mid") * (pl.col(at) - pl.col("quote_ts")).dt.total_nanoseconds()
-            )
-            .fill_null(0.0)
-            .alias(name),
+                + pl.col("mid") * (pl.col("at") - pl.col("quote_ts")).dt.total_nanoseconds()
+            ).fill_null(0.0),
         )
+        .collect()
+    )
+    return (
+        found.pivot(on="point", index="order_id", values="f")
+        .join(
+            found.filter(pl.col("point") == "end").select("order_id", "first_quote_ts"),
+            on="order_id",
+        )
+        .select("order_id", "first_quote_ts", _f_arrival="arrival", _f_end="end")
+        .lazy()
     )
 
 
@@ -123,7 +137,7 @@ def order_tca(
 ) -> pl.DataFrame:
     """Per parent order: fill rate, arrival / VWAP / TWAP benchmarks and costs, participation,
     implementation shortfall (Perold, Wagner split), permanent vs temporary impact, timings."""
-    book = valid_quotes(quotes)
+    book = valid_quotes(quotes).collect().lazy()  # sorted once, shared by every lookup
     base = orders.lazy().select(ORDER_COLUMNS)
     executed = (
         fills.lazy()
@@ -137,10 +151,17 @@ def order_tca(
         )
     )
     keys = base.select("order_id", "symbol", "trade_date", "arrival_ts", "end_ts")
-    p0 = quote_before(keys, book, "arrival_ts", max_quote_age).select("order_id", arrival_mid="mid")
-    pn = quote_before(keys, book, "end_ts", max_quote_age).select("order_id", end_mid="mid")
-    after = keys.with_columns(_after=pl.col("end_ts").dt.offset_by(impact_horizon))
-    ph = quote_before(after, book, "_after", max_quote_age).select("order_id", _post_mid="mid")
+    mids = quotes_at(
+        keys,
+        "order_id",
+        {
+            "arrival": pl.col("arrival_ts"),
+            "end": pl.col("end_ts"),
+            "post": pl.col("end_ts").dt.offset_by(impact_horizon),
+        },
+        book,
+        max_quote_age,
+    ).select("order_id", arrival_mid="mid_arrival", end_mid="mid_end", _post_mid="mid_post")
     tape = _tape_cumulative(market_trades)
     day_vwap = (
         market_trades.lazy()
@@ -150,18 +171,11 @@ def order_tca(
     integral = _quote_integral(book)
     frame = (
         base.join(executed, on="order_id", how="left")
-        .join(p0, on="order_id", how="left")
-        .join(pn, on="order_id", how="left")
-        .join(ph, on="order_id", how="left")
+        .join(mids.lazy(), on="order_id", how="left")
         .join(_tape_upto(keys, tape, "end_ts", True, "_hi"), on="order_id", how="left")
         .join(_tape_upto(keys, tape, "arrival_ts", False, "_lo"), on="order_id", how="left")
         .join(day_vwap, on=["symbol", "trade_date"], how="left")
-        .join(_mid_integral_at(keys, integral, "end_ts", "_f_end"), on="order_id", how="left")
-        .join(
-            _mid_integral_at(keys, integral, "arrival_ts", "_f_arrival").drop("first_quote_ts"),
-            on="order_id",
-            how="left",
-        )
+        .join(_mid_integrals(keys, integral), on="order_id", how="left")
         .with_columns(pl.col("executed_quantity").fill_null(0), pl.col("fees").fill_null(0.0))
     )
     s = side_sign()

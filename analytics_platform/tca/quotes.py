@@ -58,3 +58,26 @@ def quote_before(
         )
         .drop("quote_ts")
     )
+
+
+def quotes_at(
+    rows: pl.LazyFrame,
+    key: str,
+    points: dict[str, pl.Expr],
+    book: pl.LazyFrame,
+    max_quote_age: str,
+) -> pl.DataFrame:
+    """For each row and each named time point, the quote defining M(point): one as-of join over
+    all points at once (one sort), pivoted to columns mid_<point>, bid_<point>, ask_<point>."""
+    long = pl.concat(
+        [
+            rows.select(key, "symbol", "trade_date", point=pl.lit(name), at=expr)
+            for name, expr in points.items()
+        ]
+    )
+    found = quote_before(long, book, "at", max_quote_age).collect()
+    wide = found.pivot(on="point", index=key, values=["mid", "bid", "ask"])
+    missing = [
+        f"{v}_{p}" for v in ("mid", "bid", "ask") for p in points if f"{v}_{p}" not in wide.columns
+    ]
+    return wide.with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c in missing)
