@@ -115,9 +115,12 @@ def _mid_integrals(keys: pl.LazyFrame, integral: pl.LazyFrame) -> pl.LazyFrame:
         )
         .collect()
     )
+    wide = found.pivot(on="point", index="order_id", values="f")
+    wide = wide.with_columns(  # an empty input pivots to no point columns
+        pl.lit(None, dtype=pl.Float64).alias(p) for p in ("arrival", "end") if p not in wide.columns
+    )
     return (
-        found.pivot(on="point", index="order_id", values="f")
-        .join(
+        wide.join(
             found.filter(pl.col("point") == "end").select("order_id", "first_quote_ts"),
             on="order_id",
         )
