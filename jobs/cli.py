@@ -94,6 +94,8 @@ def run_day(args: argparse.Namespace) -> int:
                 instance=instance,
                 raise_on_error=False,
                 tags={"trigger": "cli"},
+                # The full event log is in the instance (UI); the terminal gets warnings only.
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
             )
         t = _phase("materialise end-of-day graph", t)
     _phase("total", t0)
