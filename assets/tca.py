@@ -65,6 +65,21 @@ GROUP = "tca"
 KINDS = {"delta", "polars"}
 
 
+def tca_table_asset(contract, deps: list[str], *, kinds=KINDS, description=None, check_specs=()):
+    """The decorator every TCA asset shares: keyed by its table, partitioned, owned, documented."""
+    return asset(
+        key=lake_key(contract.table),
+        deps=[lake_key(d) for d in deps],
+        partitions_def=trading_day_partitions,
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds=kinds,
+        description=description or contract.description,
+        metadata=definition_metadata(contract),
+        check_specs=list(check_specs),
+    )
+
+
 def _check_spec(key, name: str, description: str, blocking: bool = True) -> AssetCheckSpec:
     return AssetCheckSpec(name, asset=key, description=description, blocking=blocking)
 
@@ -79,19 +94,9 @@ def _result(outcome: CheckOutcome, severity=AssetCheckSeverity.ERROR) -> AssetCh
     )
 
 
-@asset(
-    key=lake_key(FILL_TCA.table),
-    deps=[
-        lake_key(TRADE_EXECUTED.spec.table),
-        lake_key(PARENT_ORDER_SUBMITTED.spec.table),
-        lake_key(QUOTES.table),
-    ],
-    partitions_def=trading_day_partitions,
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=KINDS,
-    description=FILL_TCA.description,
-    metadata=definition_metadata(FILL_TCA),
+@tca_table_asset(
+    FILL_TCA,
+    [TRADE_EXECUTED.spec.table, PARENT_ORDER_SUBMITTED.spec.table, QUOTES.table],
     check_specs=[
         _check_spec(lake_key(FILL_TCA.table), "spread_identity", "effective = realized + impact"),
         _check_spec(lake_key(FILL_TCA.table), "unique_key", "One row per exec_id"),
@@ -140,20 +145,14 @@ def tca_fills(context: AssetExecutionContext, lake: LakeResource, quality: Quali
     )
 
 
-@asset(
-    key=lake_key(ORDER_TCA.table),
-    deps=[
-        lake_key(TRADE_EXECUTED.spec.table),
-        lake_key(PARENT_ORDER_SUBMITTED.spec.table),
-        lake_key(QUOTES.table),
-        lake_key(MARKET_TRADES.table),
+@tca_table_asset(
+    ORDER_TCA,
+    [
+        TRADE_EXECUTED.spec.table,
+        PARENT_ORDER_SUBMITTED.spec.table,
+        QUOTES.table,
+        MARKET_TRADES.table,
     ],
-    partitions_def=trading_day_partitions,
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=KINDS,
-    description=ORDER_TCA.description,
-    metadata=definition_metadata(ORDER_TCA),
     check_specs=[
         _check_spec(
             lake_key(ORDER_TCA.table),
@@ -198,16 +197,7 @@ def _summary_asset(spec: DailySummary) -> AssetsDefinition:
     contract = SUMMARY_CONTRACTS[spec.table]
     source = FILL_TCA if spec.source == "fills" else ORDER_TCA
 
-    @asset(
-        key=lake_key(spec.table),
-        deps=[lake_key(source.table)],
-        partitions_def=trading_day_partitions,
-        group_name=GROUP,
-        owners=OWNERS,
-        kinds=KINDS,
-        description=spec.description,
-        metadata=definition_metadata(contract),
-    )
+    @tca_table_asset(contract, [source.table])
     def _summary(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
         day = partition_date(context.partition_key)
         store = lake.lake()
@@ -218,15 +208,9 @@ def _summary_asset(spec: DailySummary) -> AssetsDefinition:
     return _summary
 
 
-@asset(
-    key=lake_key(MARKOUT_CURVES.table),
-    deps=[lake_key(FILL_TCA.table)],
-    partitions_def=trading_day_partitions,
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=KINDS,
-    description=MARKOUT_CURVES.description,
-    metadata=definition_metadata(MARKOUT_CURVES),
+@tca_table_asset(
+    MARKOUT_CURVES,
+    [FILL_TCA.table],
 )
 def tca_markout_curves(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
     day = partition_date(context.partition_key)
@@ -236,15 +220,9 @@ def tca_markout_curves(context: AssetExecutionContext, lake: LakeResource) -> Ma
     return MaterializeResult(metadata=write_metadata(written, curves))
 
 
-@asset(
-    key=lake_key(RULE_605.table),
-    deps=[lake_key(FILL_TCA.table), lake_key(ORDER_TCA.table)],
-    partitions_def=trading_day_partitions,
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=KINDS,
-    description=RULE_605.description,
-    metadata=definition_metadata(RULE_605),
+@tca_table_asset(
+    RULE_605,
+    [FILL_TCA.table, ORDER_TCA.table],
 )
 def tca_rule_605(
     context: AssetExecutionContext, lake: LakeResource, tca: TcaConfig
@@ -261,19 +239,9 @@ def tca_rule_605(
     return MaterializeResult(metadata=write_metadata(written, table))
 
 
-@asset(
-    key=lake_key(OUTLIERS.table),
-    deps=[
-        lake_key(FILL_TCA.table),
-        lake_key(ORDER_TCA.table),
-        lake_key(MARKET_IMPACT_ASSESSMENT.spec.table),
-    ],
-    partitions_def=trading_day_partitions,
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=KINDS,
-    description=OUTLIERS.description,
-    metadata=definition_metadata(OUTLIERS),
+@tca_table_asset(
+    OUTLIERS,
+    [FILL_TCA.table, ORDER_TCA.table, MARKET_IMPACT_ASSESSMENT.spec.table],
 )
 def tca_outliers(
     context: AssetExecutionContext, lake: LakeResource, tca: TcaConfig
@@ -296,15 +264,11 @@ def tca_outliers(
     )
 
 
-@asset(
-    key=lake_key(DAILY_REPORT.table),
-    deps=[lake_key(FILL_TCA.table), lake_key(ORDER_TCA.table), lake_key(OUTLIERS.table)],
-    partitions_def=trading_day_partitions,
-    group_name=GROUP,
-    owners=OWNERS,
+@tca_table_asset(
+    DAILY_REPORT,
+    [FILL_TCA.table, ORDER_TCA.table, OUTLIERS.table],
     kinds={*KINDS, "pulsar"},
     description=DAILY_REPORT.description + f" Topic: {TCA_REPORT.topic}.",
-    metadata=definition_metadata(DAILY_REPORT),
 )
 def tca_daily_report(
     context: AssetExecutionContext, lake: LakeResource, pulsar: PulsarResource
@@ -325,19 +289,10 @@ def tca_daily_report(
     )
 
 
-@asset(
-    key=lake_key(ORDER_SCORES.table),
-    deps=[
-        lake_key(FILL_TCA.table),
-        lake_key(ORDER_TCA.table),
-        lake_key(MARKET_IMPACT_ASSESSMENT.spec.table),
-    ],
-    partitions_def=trading_day_partitions,
-    group_name=GROUP,
-    owners=OWNERS,
+@tca_table_asset(
+    ORDER_SCORES,
+    [FILL_TCA.table, ORDER_TCA.table, MARKET_IMPACT_ASSESSMENT.spec.table],
     kinds={*KINDS, "jax"},
-    description=ORDER_SCORES.description,
-    metadata=definition_metadata(ORDER_SCORES),
 )
 def tca_order_scores(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
     day = partition_date(context.partition_key)
@@ -353,15 +308,10 @@ def tca_order_scores(context: AssetExecutionContext, lake: LakeResource) -> Mate
     return MaterializeResult(metadata=write_metadata(written, scored))
 
 
-@asset(
-    key=lake_key(ENTITY_SCORES.table),
-    deps=[lake_key(ORDER_SCORES.table), lake_key(FILL_TCA.table)],
-    partitions_def=trading_day_partitions,
-    group_name=GROUP,
-    owners=OWNERS,
+@tca_table_asset(
+    ENTITY_SCORES,
+    [ORDER_SCORES.table, FILL_TCA.table],
     kinds={*KINDS, "jax"},
-    description=ENTITY_SCORES.description,
-    metadata=definition_metadata(ENTITY_SCORES),
 )
 def tca_entity_scores(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
     day = partition_date(context.partition_key)
