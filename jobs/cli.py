@@ -7,6 +7,7 @@ This CLI launches Dagster runs, so it lives with the jobs (the domain package
 import argparse
 import datetime as dt
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -140,13 +141,21 @@ def ui(args: argparse.Namespace) -> int:
     """Dagster webserver + daemon, with the embedded broker running so the sensors can probe it."""
     settings = load_settings()
     prepare_dagster_home(settings)
-    command = ["dagster", "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)]
+    command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", args.host]
+    command += ["-p", str(args.port)]
+    # SIGTERM (e.g. from a supervisor) unwinds like Ctrl-C, so the UI and the broker stop too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with pulsar_service(settings) as service_url:
         print(f"Pulsar: {service_url}   UI: http://{args.host}:{args.port}")
+        ui_process = subprocess.Popen(command)
         try:
-            return subprocess.call(command)
+            return ui_process.wait()
         except KeyboardInterrupt:
             return 0
+        finally:
+            if ui_process.poll() is None:
+                ui_process.terminate()
+                ui_process.wait(timeout=30)
 
 
 def main(argv: list[str] | None = None) -> int:
