@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import polars as pl
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -36,6 +37,7 @@ from analytics_platform.tca.daily import (
     daily_report,
     daily_summary,
     markout_curves,
+    with_notional,
 )
 from analytics_platform.tca.execution_quality import outliers, rule_605
 from analytics_platform.tca.schemas import (
@@ -80,6 +82,21 @@ def tca_table_asset(contract, deps: list[str], *, kinds=KINDS, description=None,
     )
 
 
+def _cost_metadata(frame, source: str, metric: str, by: str) -> dict[str, object]:
+    """The day's notional-weighted `metric`, and its ranking by `by` with 95% intervals."""
+    weighted = with_notional(source, frame).with_columns(day=pl.lit(True))
+    total = cost_summary(weighted, ["day"], metric, "notional")
+    ranking = (
+        cost_summary(weighted, [by], metric, "notional")
+        .sort("weighted_bps")
+        .select(by, "count", "weighted_bps", "ci95_low_bps", "ci95_high_bps")
+    )
+    return {
+        f"{metric}_weighted": float(total["weighted_bps"][0]) if total.height else None,
+        f"{metric}_by_{by}": MetadataValue.md(markdown_table(ranking)),
+    }
+
+
 def _check_spec(key, name: str, description: str, blocking: bool = True) -> AssetCheckSpec:
     return AssetCheckSpec(name, asset=key, description=description, blocking=blocking)
 
@@ -117,23 +134,10 @@ def tca_fills(context: AssetExecutionContext, lake: LakeResource, quality: Quali
         store.scan(QUOTES, [day]),
     )
     written = store.write_partition(FILL_TCA, result, day)
-    weighted = result.with_columns(notional=result["price"] * result["quantity"])
-    headline = cost_summary(
-        weighted.with_columns(all=True), ["all"], "effective_spread_bps", "notional"
-    )
     return MaterializeResult(
         metadata={
             **write_metadata(written, result),
-            "effective_spread_bps_weighted": float(headline["weighted_bps"][0])
-            if headline.height
-            else None,
-            "by_venue": MetadataValue.md(
-                markdown_table(
-                    cost_summary(weighted, ["venue"], "effective_spread_bps", "notional")
-                    .sort("weighted_bps")
-                    .select("venue", "count", "weighted_bps", "ci95_low_bps", "ci95_high_bps")
-                )
-            ),
+            **_cost_metadata(result, "fills", "effective_spread_bps", "venue"),
         },
         check_results=[
             _result(fill_identity_check(result)),
@@ -172,19 +176,10 @@ def tca_orders(context: AssetExecutionContext, lake: LakeResource):
         store.scan(MARKET_TRADES, [day]),
     )
     written = store.write_partition(ORDER_TCA, result, day)
-    weighted = result.with_columns(notional=result["quantity"] * result["decision_px"], all=True)
-    total = cost_summary(weighted, ["all"], "is_total_bps", "notional")
     return MaterializeResult(
         metadata={
             **write_metadata(written, result),
-            "is_total_bps_weighted": float(total["weighted_bps"][0]) if total.height else None,
-            "by_algo": MetadataValue.md(
-                markdown_table(
-                    cost_summary(weighted, ["algo"], "arrival_cost_bps", "notional")
-                    .sort("weighted_bps")
-                    .select("algo", "count", "weighted_bps", "ci95_low_bps", "ci95_high_bps")
-                )
-            ),
+            **_cost_metadata(result, "orders", "is_total_bps", "algo"),
         },
         check_results=[
             _result(order_identity_check(result)),

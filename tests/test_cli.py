@@ -66,31 +66,25 @@ def test_run_day_end_to_end_on_the_embedded_default(tmp_path):
     assert lake.scan(QUOTES).collect().height == 20_000
 
 
-def test_non_trading_day_is_refused(tmp_path):
-    env = {**os.environ, "ANALYTICS_HOME": str(tmp_path)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "jobs.cli", "run-day", "--date", "2026-11-26"],
+def _cli(env_extra: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "jobs.cli", *args],
         cwd=ROOT,
-        env=env,
+        env={**os.environ, **env_extra},
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def test_non_trading_day_is_refused(tmp_path):
+    proc = _cli({"ANALYTICS_HOME": str(tmp_path)}, "run-day", "--date", "2026-11-26")
     assert proc.returncode == 2
     assert "2026-11-26 is not an NYSE trading day" in proc.stderr
 
 
 def test_invalid_configuration_names_the_variable(tmp_path):
-    env = {**os.environ, "ANALYTICS_HOME": str(tmp_path), "PULSAR_SERVICE_URL": "http://nope"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "jobs.cli", "run-day"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = _cli({"ANALYTICS_HOME": str(tmp_path), "PULSAR_SERVICE_URL": "http://nope"}, "run-day")
     assert proc.returncode == 2
     assert "PULSAR_SERVICE_URL" in proc.stderr

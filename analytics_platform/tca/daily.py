@@ -52,7 +52,8 @@ SUMMARIES = (
 )
 
 
-def _weighted(source: str, frame: pl.DataFrame) -> pl.DataFrame:
+def with_notional(source: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """Add the aggregation weight: fill notional for fills, Q·decision_px for orders."""
     weight = (
         pl.col("price") * pl.col("quantity")
         if source == "fills"
@@ -62,7 +63,7 @@ def _weighted(source: str, frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def daily_summary(spec: DailySummary, frame: pl.DataFrame, trade_date: dt.date) -> pl.DataFrame:
-    weighted = _weighted(spec.source, frame)
+    weighted = with_notional(spec.source, frame)
     parts = [cost_summary(weighted, spec.by, m, "notional") for m in spec.metrics]
     return pl.concat(parts).with_columns(trade_date=pl.lit(trade_date))
 
@@ -71,7 +72,7 @@ def markout_curves(fills_tca: pl.DataFrame, trade_date: dt.date) -> pl.DataFrame
     """Notional-weighted markout per venue and horizon (the curve a desk plots)."""
     markouts = [c for c in fills_tca.columns if c.startswith("markout_bps_")]
     long = (
-        _weighted("fills", fills_tca)
+        with_notional("fills", fills_tca)
         .unpivot(
             index=["venue", "notional"],
             on=markouts,
@@ -89,8 +90,8 @@ def daily_report(
     fills_tca: pl.DataFrame, orders_tca: pl.DataFrame, outliers: pl.DataFrame, trade_date: dt.date
 ) -> pl.DataFrame:
     """One row: the day's headline TCA (what TCAReportEvent carries)."""
-    fills = _weighted("fills", fills_tca).with_columns(day=pl.lit(True))
-    orders = _weighted("orders", orders_tca).with_columns(day=pl.lit(True))
+    fills = with_notional("fills", fills_tca).with_columns(day=pl.lit(True))
+    orders = with_notional("orders", orders_tca).with_columns(day=pl.lit(True))
 
     def headline(frame: pl.DataFrame, metric: str) -> float | None:
         summary = cost_summary(frame, ["day"], metric, "notional")
