@@ -48,16 +48,19 @@ def trading_days(start: dt.date, end: dt.date) -> list[dt.date]:
     return [d for d in days if d.weekday() < 5 and d not in holidays]
 
 
+def _advance(day: dt.date, trading_days: int) -> dt.date:
+    d = _nyse().advance(_to_ql(day), trading_days, ql.Days)
+    return dt.date(d.year(), d.month(), d.dayOfMonth())
+
+
 def previous_trading_day(day: dt.date) -> dt.date:
     """The last trading day strictly before `day`."""
-    d = _nyse().advance(_to_ql(day), -1, ql.Days)
-    return dt.date(d.year(), d.month(), d.dayOfMonth())
+    return _advance(day, -1)
 
 
 def next_trading_day(day: dt.date) -> dt.date:
     """The first trading day strictly after `day` (e.g. the T+1 settlement date)."""
-    d = _nyse().advance(_to_ql(day), 1, ql.Days)
-    return dt.date(d.year(), d.month(), d.dayOfMonth())
+    return _advance(day, 1)
 
 
 def last_completed_trading_day(now: dt.datetime | None = None) -> dt.date:

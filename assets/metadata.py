@@ -1,10 +1,18 @@
 """Shared metadata builders for lake-table assets (schema, lineage, materialization stats)."""
 
 import polars as pl
-from dagster import AssetKey, MetadataValue, TableColumn, TableSchema
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetKey,
+    MetadataValue,
+    TableColumn,
+    TableSchema,
+)
 
 from analytics_platform.contracts import TableContract
 from analytics_platform.lake import PartitionWrite
+from analytics_platform.quality.checks import CheckOutcome
 from analytics_platform.reporting import markdown_table
 
 OWNERS = ["team:data-platform"]
@@ -48,3 +56,18 @@ def write_metadata(write: PartitionWrite, frame: pl.DataFrame) -> dict[str, obje
         "trade_date": write.trade_date.isoformat(),
         "preview": MetadataValue.md(markdown_table(frame)),
     }
+
+
+def check_result(
+    outcome: CheckOutcome,
+    severity: AssetCheckSeverity = AssetCheckSeverity.ERROR,
+    check_name: str | None = None,
+) -> AssetCheckResult:
+    """A domain `CheckOutcome` as a Dagster asset-check result (named as the outcome by default)."""
+    return AssetCheckResult(
+        check_name=check_name or outcome.name,
+        passed=outcome.passed,
+        severity=severity,
+        description=outcome.description,
+        metadata=outcome.metadata,
+    )

@@ -22,7 +22,7 @@ from analytics_platform.events.contracts import INBOUND, QUARANTINE, EventContra
 from analytics_platform.events.ingest import ingest_topic
 from analytics_platform.quality.checks import unique_key_check
 from analytics_platform.reporting import markdown_table
-from assets.metadata import OWNERS, definition_metadata, lake_key
+from assets.metadata import OWNERS, check_result, definition_metadata, lake_key
 from assets.partitions import partition_date, trading_day_partitions
 from resources.lake import IngestConfig, LakeResource, QualityConfig
 from resources.pulsar import PulsarResource
@@ -113,13 +113,7 @@ def raw_event_asset(contract: EventContract) -> AssetsDefinition:
                 "preview": MetadataValue.md(markdown_table(partition.drop("message_id"))),
             },
             check_results=[
-                AssetCheckResult(
-                    check_name="unique_event_id",
-                    passed=unique.passed,
-                    severity=AssetCheckSeverity.ERROR,
-                    description=unique.description,
-                    metadata=unique.metadata,
-                ),
+                check_result(unique, check_name="unique_event_id"),
                 AssetCheckResult(
                     check_name="quarantine_rate",
                     passed=rate_ok,

@@ -5,8 +5,6 @@ blocking quality checks computed on the data it has just loaded.
 """
 
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
@@ -23,7 +21,7 @@ from analytics_platform.quality.checks import (
     MARKET_DATA_CHECKS,
     run_market_data_checks,
 )
-from assets.metadata import OWNERS, definition_metadata, lake_key, write_metadata
+from assets.metadata import OWNERS, check_result, definition_metadata, lake_key, write_metadata
 from assets.partitions import partition_date, trading_day_partitions
 from resources.lake import LakeResource, LandingZoneResource, QualityConfig
 
@@ -81,16 +79,7 @@ def raw_market_data_asset(contract: TableContract) -> AssetsDefinition:
                 **write_metadata(written, frame),
                 "symbols": frame["symbol"].n_unique(),
             },
-            check_results=[
-                AssetCheckResult(
-                    check_name=o.name,
-                    passed=o.passed,
-                    severity=AssetCheckSeverity.ERROR,
-                    description=o.description,
-                    metadata=o.metadata,
-                )
-                for o in outcomes
-            ],
+            check_results=[check_result(o) for o in outcomes],
         )
 
     return _raw_table

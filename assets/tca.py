@@ -4,7 +4,6 @@ import datetime as dt
 
 import polars as pl
 from dagster import (
-    AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
@@ -22,7 +21,7 @@ from analytics_platform.events.contracts import (
 )
 from analytics_platform.events.outbound import TCA_REPORT, publish_outbound
 from analytics_platform.marketdata.schemas import MARKET_TRADES, QUOTES
-from analytics_platform.quality.checks import CheckOutcome, unique_key_check
+from analytics_platform.quality.checks import unique_key_check
 from analytics_platform.reporting import markdown_table
 from analytics_platform.tca import fill_tca, order_tca
 from analytics_platform.tca.aggregates import cost_summary
@@ -58,7 +57,7 @@ from analytics_platform.tca.score import (
     order_scores,
     with_trend,
 )
-from assets.metadata import OWNERS, definition_metadata, lake_key, write_metadata
+from assets.metadata import OWNERS, check_result, definition_metadata, lake_key, write_metadata
 from assets.partitions import partition_date, trading_day_partitions
 from resources.lake import LakeResource, QualityConfig, TcaConfig
 from resources.pulsar import PulsarResource
@@ -101,16 +100,6 @@ def _check_spec(key, name: str, description: str, blocking: bool = True) -> Asse
     return AssetCheckSpec(name, asset=key, description=description, blocking=blocking)
 
 
-def _result(outcome: CheckOutcome, severity=AssetCheckSeverity.ERROR) -> AssetCheckResult:
-    return AssetCheckResult(
-        check_name=outcome.name,
-        passed=outcome.passed,
-        severity=severity,
-        description=outcome.description,
-        metadata=outcome.metadata,
-    )
-
-
 @tca_table_asset(
     FILL_TCA,
     [TRADE_EXECUTED.spec.table, PARENT_ORDER_SUBMITTED.spec.table, QUOTES.table],
@@ -140,9 +129,9 @@ def tca_fills(context: AssetExecutionContext, lake: LakeResource, quality: Quali
             **_cost_metadata(result, "fills", "effective_spread_bps", "venue"),
         },
         check_results=[
-            _result(fill_identity_check(result)),
-            _result(unique_key_check(result, ["exec_id"])),
-            _result(
+            check_result(fill_identity_check(result)),
+            check_result(unique_key_check(result, ["exec_id"])),
+            check_result(
                 quote_coverage_check(result, quality.min_quote_coverage), AssetCheckSeverity.WARN
             ),
         ],
@@ -182,8 +171,8 @@ def tca_orders(context: AssetExecutionContext, lake: LakeResource):
             **_cost_metadata(result, "orders", "is_total_bps", "algo"),
         },
         check_results=[
-            _result(order_identity_check(result)),
-            _result(unique_key_check(result, ["order_id"])),
+            check_result(order_identity_check(result)),
+            check_result(unique_key_check(result, ["order_id"])),
         ],
     )
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -401,7 +401,7 @@ def ingest_topic(
     return report
 
 
-def prefetch(items: Iterator[MessageBatch], depth: int) -> Iterator[MessageBatch]:
+def prefetch(items: Generator[MessageBatch], depth: int) -> Iterator[MessageBatch]:
     """Iterate `items` in a background thread, at most `depth` ahead of the consumer."""
     buffer: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -421,7 +421,7 @@ def prefetch(items: Iterator[MessageBatch], depth: int) -> Iterator[MessageBatch
         except BaseException as exc:  # handed to the consumer, raised there
             buffer.put(("error", exc))
         finally:
-            items.close() if hasattr(items, "close") else None
+            items.close()  # closes the Pulsar reader in this thread
 
     worker = threading.Thread(target=produce, name="pulsar-prefetch", daemon=True)
     worker.start()

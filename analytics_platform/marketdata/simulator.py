@@ -452,7 +452,6 @@ def simulate_day(trade_date: dt.date, cfg: SimulationConfig | None = None) -> Si
     depth_lots = np.maximum(1, adv / 2e4)  # mean displayed size in round lots, per symbol
     bid_sz = (np.ceil(rng.exponential(depth_lots[q_sym])) * 100).astype(np.int64)
     ask_sz = (np.ceil(rng.exponential(depth_lots[q_sym])) * 100).astype(np.int64)
-    q_glitch = glitch
 
     def prevailing_quote(query_keys: np.ndarray) -> np.ndarray:
         """Index of the last quote of the same symbol strictly before each key, or -1."""
@@ -577,12 +576,12 @@ def simulate_day(trade_date: dt.date, cfg: SimulationConfig | None = None) -> Si
         symbols=symbols,
         quotes=dict(
             sym=q_sym,
-            t=quote_keys % _KEY_SHIFT,
+            t=q_t,
             bid=bid,
             ask=ask,
             bid_sz=bid_sz,
             ask_sz=ask_sz,
-            glitch=q_glitch,
+            glitch=glitch,
         ),
         tape=tape,
         book=book,

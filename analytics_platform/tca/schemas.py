@@ -185,23 +185,17 @@ MARKOUT_CURVES = summary_contract(
 )
 
 
-def _empty_order_tca() -> pl.DataFrame:
-    return pl.DataFrame(schema=ORDER_TCA.polars_schema)
-
-
 RULE_605 = contract_from(
     "tca/rule_605",
-    rule_605(
-        pl.DataFrame(schema=FILL_TCA.polars_schema), _empty_order_tca(), dt.date(2000, 1, 1)
-    ).schema,
+    rule_605(_empty(FILL_TCA), _empty(ORDER_TCA), dt.date(2000, 1, 1)).schema,
     ["order_type", "bucket"],
     "SEC-Rule-605-style execution quality by order type and notional bucket, per day.",
 )
 OUTLIERS = contract_from(
     "tca/outliers",
     outliers(
-        pl.DataFrame(schema=FILL_TCA.polars_schema),
-        _empty_order_tca(),
+        _empty(FILL_TCA),
+        _empty(ORDER_TCA),
         pl.DataFrame(schema={"order_id": pl.String, "expected_cost_bps": pl.Float64}),
     ).schema,
     ["kind", "id"],
@@ -210,9 +204,9 @@ OUTLIERS = contract_from(
 DAILY_REPORT = contract_from(
     "tca/daily_report",
     daily_report(
-        pl.DataFrame(schema=FILL_TCA.polars_schema),
-        _empty_order_tca(),
-        pl.DataFrame(schema=OUTLIERS.polars_schema),
+        _empty(FILL_TCA),
+        _empty(ORDER_TCA),
+        _empty(OUTLIERS),
         dt.date(2000, 1, 3),
     ).schema,
     ["report_id"],
@@ -222,8 +216,8 @@ ORDER_SCORES = contract_from(
     "tca/order_scores",
     order_scores(
         order_components(
-            _empty_order_tca(),
-            pl.DataFrame(schema=FILL_TCA.polars_schema),
+            _empty(ORDER_TCA),
+            _empty(FILL_TCA),
             pl.DataFrame(schema={"order_id": pl.String, "expected_cost_bps": pl.Float64}),
         )
     ).schema,
