@@ -64,6 +64,8 @@ def test_valid_batch_decodes_to_the_contract(small_day):
         (lambda g: _mutate(g, schema_version=7), "unsupported schema_version 7"),
         (lambda g: _mutate(g, price=...), "missing field 'price'"),
         (lambda g: _mutate(g, quantity="ten"), "field 'quantity': expected Int64, got ten"),
+        (lambda g: _mutate(g, quantity=10.5), "field 'quantity': expected Int64, got 10.5"),
+        (lambda g: _mutate(g, quantity=True), "field 'quantity': expected Int64, got true"),
         (lambda g: _mutate(g, ts="yesterday"), "field 'ts': expected Datetime"),
         (lambda g: _mutate(g, price={"amount": 1}), "field 'price': expected Float64"),
         (lambda g: _mutate(g, side="HOLD"), "field 'side' failed isin"),
@@ -85,6 +87,15 @@ def test_each_rejection_reason_is_quarantined_and_the_rest_land(small_day, make_
     assert row["message_id"] == b"id-1".hex() and row["topic"] == TOPIC
     assert row["trade_date"] == dt.date(2026, 11, 20)
     assert decoded.quarantine.schema == QUARANTINE.polars_schema
+
+
+def test_multi_line_payloads_decode_like_single_line_ones(small_day):
+    good = _good(small_day, 3)
+    pretty = [json.dumps(json.loads(p), indent=2) for p in good]
+    decoded = decode_events(TRADE_EXECUTED, _batch([good[0], *pretty[1:]]), TOPIC, NOW)
+    expected = decode_events(TRADE_EXECUTED, _batch(good), TOPIC, NOW)
+    assert decoded.quarantine.is_empty()
+    assert decoded.valid.equals(expected.valid)
 
 
 def test_quarantine_keeps_the_payload_exactly(small_day):

@@ -14,9 +14,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import queue
 import threading
+from collections import Counter
 from collections.abc import Generator, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -55,33 +58,52 @@ def decode_offset(text: str) -> pulsar.MessageId:
     return pulsar.MessageId.deserialize(bytes.fromhex(text))
 
 
-def iter_messages(
+def read_chunks(
     client: pulsar.Client,
     topic: str,
     after: pulsar.MessageId | None,
+    chunk_size: int,
     timeout_ms: int = 200,
-) -> Iterator[tuple[pulsar.Message, pulsar.MessageId]]:
-    """Messages (with their ids) strictly after `after`, until none arrives in time."""
+) -> Iterator[tuple[list[pulsar.Message], list[pulsar.MessageId]]]:
+    """Messages strictly after `after` (with their ids), in chunks of at most `chunk_size`, until
+    none arrives in time. The one per-message loop of the platform, so it is kept tight."""
     reader = client.create_reader(
         topic,
         after if after is not None else pulsar.MessageId.earliest,
         start_message_id_inclusive=False,
         receiver_queue_size=10_000,
     )
+    read_next = reader.read_next
     last = after
+    messages: list[pulsar.Message] = []
+    ids: list[pulsar.MessageId] = []
     try:
         while True:
             try:
-                msg = reader.read_next(timeout_ms)
+                msg = read_next(timeout_ms)
             except pulsar.Timeout:
-                return
+                break
             msg_id = msg.message_id()
             if last is not None and not msg_id > last:
                 continue  # redelivered copy
             last = msg_id
-            yield msg, msg_id
+            messages.append(msg)
+            ids.append(msg_id)
+            if len(ids) >= chunk_size:
+                yield messages, ids
+                messages, ids = [], []
     finally:
         reader.close()
+    if ids:
+        yield messages, ids
+
+
+def _payload_text(payloads: pl.Series) -> pl.Series:
+    """Payload bytes as text; null where a payload is not UTF-8 (checked per row only then)."""
+    try:
+        return payloads.cast(pl.String)
+    except pl.exceptions.ComputeError:
+        return pl.Series([_utf8(p) for p in payloads.to_list()], dtype=pl.String)
 
 
 def _utf8(data: bytes) -> str | None:
@@ -96,11 +118,12 @@ def message_frame(
 ) -> pl.DataFrame:
     """The batch frame `decode_events` takes: serialized ids as hex, payload text (null if not
     UTF-8) and the raw bytes, the trade_date property."""
+    raw = pl.Series(payloads, dtype=pl.Binary)
     return pl.DataFrame(
         {
             "message_id": pl.Series(message_ids, dtype=pl.Binary).bin.encode("hex"),
-            "payload": pl.Series([_utf8(p) for p in payloads], dtype=pl.String),
-            "raw_payload": pl.Series(payloads, dtype=pl.Binary),
+            "payload": _payload_text(raw),
+            "raw_payload": raw,
             "trade_date_property": pl.Series(trade_dates, dtype=pl.String),
         }
     )
@@ -113,21 +136,14 @@ def read_batches(
     batch_size: int,
     timeout_ms: int = 200,
 ) -> Iterator[MessageBatch]:
-    """Group the messages after `after` into batches of at most `batch_size`."""
-    ids: list[bytes] = []
-    payloads: list[bytes] = []
-    dates: list[str | None] = []
-    last: pulsar.MessageId | None = None
-    for msg, msg_id in iter_messages(client, topic, after, timeout_ms):
-        ids.append(msg_id.serialize())
-        payloads.append(msg.data())
-        dates.append(msg.properties().get("trade_date"))
-        last = msg_id
-        if len(ids) >= batch_size:
-            yield MessageBatch(topic, last, message_frame(ids, payloads, dates))
-            ids, payloads, dates = [], [], []
-    if ids and last is not None:
-        yield MessageBatch(topic, last, message_frame(ids, payloads, dates))
+    """The messages after `after` as batch frames of at most `batch_size` rows."""
+    for messages, ids in read_chunks(client, topic, after, batch_size, timeout_ms):
+        frame = message_frame(
+            [i.serialize() for i in ids],
+            [m.data() for m in messages],
+            [m.properties().get("trade_date") for m in messages],
+        )
+        yield MessageBatch(topic, ids[-1], frame)
 
 
 @dataclass(frozen=True)
@@ -153,35 +169,38 @@ def _parse(name: str, dtype: pl.DataType, decoded: pl.DataType) -> pl.Expr:
     return raw.cast(dtype, strict=False)
 
 
-def _decode_fields(rows: pl.DataFrame, dtypes: dict[str, pl.DataType]) -> pl.DataFrame:
-    """One JSON decode of every payload into the given field types (absent fields are null).
-    Raises on a malformed payload or a value that does not fit its type."""
-    return rows.with_columns(
-        pl.col("payload").str.json_decode(pl.Struct(dtypes)).alias("_f")
-    ).unnest("_f")
-
-
 def _split_objects(
     batch: pl.DataFrame, specs: dict[str, ColumnSpec]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(rows that are JSON objects, with their fields decoded; rows that are not).
 
-    Fast path: the whole batch decodes at once straight into the contract's types (timestamps
-    and dates as text, parsed next). A batch holding a malformed message, a wrong type or a
-    nested value falls back to text fields and per-row checks, so each row gets its reason.
+    Fast path: the whole batch is read as one NDJSON document (one payload per line) straight
+    into the contract's types (timestamps and dates as text, parsed next). A batch holding a
+    malformed message, a wrong type or a multi-line payload falls back to text fields and
+    per-row checks, so each row gets its reason.
     """
     rows = batch.with_row_index("_row")
-    looks_like_object = pl.col("payload").str.strip_chars_start().str.starts_with("{")
-    if rows.select(looks_like_object.fill_null(False).all()).item():
+    one_object_per_line = pl.col("payload").str.strip_chars_start().str.starts_with("{") & ~pl.col(
+        "payload"
+    ).str.contains("\n", literal=True)
+    if rows.select(one_object_per_line.fill_null(False).all()).item():
         native = {n: _json_native(c.dtype) for n, c in specs.items()}
+        document = rows["payload"].str.join("\n").item().encode()
         try:
-            return _decode_fields(rows, native), rows.clear()
+            fields = pl.read_ndjson(io.BytesIO(document), schema=native)
         except pl.exceptions.ComputeError:
             pass
+        else:
+            if fields.height == rows.height:
+                return pl.concat([rows, fields], how="horizontal"), rows.clear()
     is_object = pl.col("payload").str.json_path_match("$").str.starts_with("{").fill_null(False)
     objects, others = rows.filter(is_object), rows.filter(~is_object)
-    try:
-        fields = _decode_fields(objects, dict.fromkeys(specs, pl.String))
+    try:  # every field as text; raises on a malformed payload or a nested value
+        fields = objects.with_columns(
+            pl.col("payload")
+            .str.json_decode(pl.Struct(dict.fromkeys(specs, pl.String)))
+            .alias("_f")
+        ).unnest("_f")
     except pl.exceptions.ComputeError:
         fields = objects.with_columns(
             pl.col("payload").str.json_path_match(f"$.{n}").alias(n) for n in specs
@@ -456,15 +475,10 @@ def probe_topic(
     timeout_ms: int = 200,
 ) -> Probe:
     """Count new messages per trade_date after `after` without decoding or acknowledging."""
-    dates: dict[str, int] = {}
-    last, count = None, 0
-    for msg, msg_id in iter_messages(client, topic, after, timeout_ms):
-        date = msg.properties().get("trade_date", "")
-        dates[date] = dates.get(date, 0) + 1
-        last, count = msg_id, count + 1
-        if count >= max_messages:
-            break
-    return Probe(topic, count, dates, last)
+    with closing(read_chunks(client, topic, after, max_messages, timeout_ms)) as chunks:
+        messages, ids = next(chunks, ([], []))
+    dates = Counter(m.properties().get("trade_date", "") for m in messages)
+    return Probe(topic, len(ids), dict(dates), ids[-1] if ids else None)
 
 
 def later(a: pulsar.MessageId | None, b: pulsar.MessageId | None) -> pulsar.MessageId | None:
