@@ -5,7 +5,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from analytics_platform.tca import fill_tca, order_tca
+from analytics_platform.tca import fill_tca, order_tca, quote_book
 
 DAY = dt.date(2026, 11, 20)
 T0 = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
@@ -296,3 +296,16 @@ def test_order_straddling_the_last_quote_uses_quotes_in_force():
     late = orders([("O5", "BUY", 100, 100.0, 90, 130)])
     row = order_tca(late, fills([]), QUOTES, TAPE).row(0, named=True)
     assert row["twap"] == pytest.approx((10 * 100.00 + 30 * 100.50) / 40)
+
+
+def test_window_before_the_days_first_quote_has_no_twap():
+    early = orders([("O6", "BUY", 100, 100.0, -50, -10)])
+    row = order_tca(early, fills([]), QUOTES, TAPE).row(0, named=True)
+    assert row["twap"] is None and row["twap_cost_bps"] is None
+    assert row["arrival_mid"] is None
+
+
+def test_a_shared_quote_book_gives_the_same_tables():
+    book = quote_book(QUOTES)
+    assert fill_tca(FILLS, ORDERS, book).equals(fill_tca(FILLS, ORDERS, QUOTES))
+    assert order_tca(ORDERS, FILLS, book, TAPE).equals(order_tca(ORDERS, FILLS, QUOTES, TAPE))

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from analytics_platform.tca.quotes import Frame, quotes_at, side_sign, valid_quotes
+from analytics_platform.tca.quotes import Frame, QuoteBook, quote_book, quotes_at, side_sign
 
 DEFAULT_HORIZONS = ("1s", "5s", "30s", "60s", "300s")
 
@@ -28,7 +28,7 @@ FILL_COLUMNS = [
 def fill_tca(
     fills: Frame,
     orders: Frame,
-    quotes: Frame,
+    quotes: Frame | QuoteBook,
     *,
     horizons: Sequence[str] = DEFAULT_HORIZONS,
     max_quote_age: str = "60s",
@@ -37,26 +37,25 @@ def fill_tca(
     effective_spread_bps, quoted_spread_bps, price_improvement, and per horizon h
     realized_spread_bps_h, price_impact_bps_h, markout_bps_h.
     """
-    book = valid_quotes(quotes).collect().lazy()  # sorted once, shared by every lookup
     base = (
         fills.lazy()
         .select(FILL_COLUMNS)
         .join(orders.lazy().select("order_id", "arrival_ts"), on="order_id", how="left")
+        .collect()
     )
     points = {
         "fill": pl.col("ts"),
         "arrival": pl.col("arrival_ts"),
         **{h: pl.col("ts").dt.offset_by(h) for h in horizons},
     }
-    found = quotes_at(base, "exec_id", points, book, max_quote_age).select(
-        "exec_id",
+    found = quotes_at(base, points, quote_book(quotes), max_quote_age).select(
         mid_at_fill="mid_fill",
         bid_at_fill="bid_fill",
         ask_at_fill="ask_fill",
         arrival_mid="mid_arrival",
         **{f"_mid_{h}": f"mid_{h}" for h in horizons},
     )
-    frame = base.join(found.lazy(), on="exec_id", how="left")
+    frame = pl.concat([base, found], how="horizontal").lazy()
     s, p, m, m0 = side_sign(), pl.col("price"), pl.col("mid_at_fill"), pl.col("arrival_mid")
     per_horizon = []
     for h in horizons:

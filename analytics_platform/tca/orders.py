@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import polars as pl
 
-from analytics_platform.tca.quotes import Frame, quotes_at, side_sign, valid_quotes
+from analytics_platform.tca.quotes import (
+    GROUP,
+    AsOfIndex,
+    Frame,
+    QuoteBook,
+    quote_book,
+    quotes_at,
+    side_sign,
+)
 
 ORDER_COLUMNS = [
     "order_id",
@@ -24,115 +32,31 @@ ORDER_COLUMNS = [
 _NS_PER_S = 1e9
 
 
-def _tape_cumulative(market_trades: Frame) -> pl.LazyFrame:
-    """Running volume and notional per symbol and day, for O(log n) window sums."""
-    return (
-        market_trades.lazy()
-        .select("symbol", "trade_date", "ts", "price", "size")
-        .sort("ts")
-        .with_columns(
-            cum_volume=pl.col("size").cum_sum().over("symbol", "trade_date"),
-            cum_notional=(pl.col("price") * pl.col("size")).cum_sum().over("symbol", "trade_date"),
-        )
-        .select(
-            "symbol",
-            "trade_date",
-            tape_ts="ts",
-            cum_volume="cum_volume",
-            cum_notional="cum_notional",
-        )
+def _tape(market_trades: Frame) -> AsOfIndex:
+    """Prints indexed with running volume and notional per symbol and day, so a window's sums
+    are a difference of two as-of lookups."""
+    tape = AsOfIndex.build(market_trades.lazy().select(*GROUP, "ts", "price", "size").collect())
+    return tape.with_columns(
+        cum_volume=pl.col("size").cum_sum().over("_group"),
+        cum_notional=(pl.col("price") * pl.col("size")).cum_sum().over("_group"),
     )
 
 
-def _tape_upto(orders: pl.LazyFrame, tape: pl.LazyFrame, at: str, inclusive: bool, name: str):
-    """Cumulative volume/notional of prints with ts <= at (inclusive) or ts < at."""
-    return (
-        orders.select("order_id", "symbol", "trade_date", at)
-        .sort(at)
-        .join_asof(
-            tape,
-            left_on=at,
-            right_on="tape_ts",
-            by=["symbol", "trade_date"],
-            strategy="backward",
-            allow_exact_matches=inclusive,
-            check_sortedness=False,
-        )
-        .select(
-            "order_id",
-            pl.col("cum_volume").fill_null(0).alias(f"{name}_volume"),
-            pl.col("cum_notional").fill_null(0.0).alias(f"{name}_notional"),
-        )
+def _with_mid_integral(book: AsOfIndex) -> AsOfIndex:
+    """Per valid quote: the integral of the mid from the day's first quote up to this quote
+    (each quote weighted by the time until the next one of its symbol and day)."""
+    in_force_ns = pl.when(pl.col("_group").shift(-1) == pl.col("_group")).then(
+        (pl.col("ts").shift(-1) - pl.col("ts")).dt.total_nanoseconds()
     )
-
-
-def _quote_integral(book: pl.LazyFrame) -> pl.LazyFrame:
-    """Per valid quote: the integral of the mid from the day's first quote up to this quote."""
-    return (
-        book.with_columns(
-            _next=pl.col("quote_ts").shift(-1).over("symbol", "trade_date"),
-            first_quote_ts=pl.col("quote_ts").min().over("symbol", "trade_date"),
-        )
-        .with_columns(
-            _area=(
-                pl.col("mid") * (pl.col("_next") - pl.col("quote_ts")).dt.total_nanoseconds()
-            ).fill_null(0.0)
-        )
-        .with_columns(
-            area_before=pl.col("_area").cum_sum().over("symbol", "trade_date") - pl.col("_area")
-        )
-        .select("symbol", "trade_date", "quote_ts", "mid", "area_before", "first_quote_ts")
-    )
-
-
-def _mid_integrals(keys: pl.LazyFrame, integral: pl.LazyFrame) -> pl.LazyFrame:
-    """F(arrival_ts) and F(end_ts), F(t) = ∫ mid from the first quote to t, in one as-of join."""
-    long = pl.concat(
-        [
-            keys.select("order_id", "symbol", "trade_date", point=pl.lit(name), at=pl.col(column))
-            for name, column in (("arrival", "arrival_ts"), ("end", "end_ts"))
-        ]
-    )
-    found = (
-        long.sort("at")
-        .join_asof(
-            integral,
-            left_on="at",
-            right_on="quote_ts",
-            by=["symbol", "trade_date"],
-            strategy="backward",
-            allow_exact_matches=True,  # the quote in force at `at`
-            check_sortedness=False,
-        )
-        .select(
-            "order_id",
-            "point",
-            "first_quote_ts",
-            f=(
-                pl.col("area_before")
-                + pl.col("mid") * (pl.col("at") - pl.col("quote_ts")).dt.total_nanoseconds()
-            ).fill_null(0.0),
-        )
-        .collect()
-    )
-    wide = found.pivot(on="point", index="order_id", values="f")
-    wide = wide.with_columns(  # an empty input pivots to no point columns
-        pl.lit(None, dtype=pl.Float64).alias(p) for p in ("arrival", "end") if p not in wide.columns
-    )
-    return (
-        wide.join(
-            found.filter(pl.col("point") == "end").select("order_id", "first_quote_ts"),
-            on="order_id",
-        )
-        .select("order_id", "first_quote_ts", _f_arrival="arrival", _f_end="end")
-        .lazy()
+    return book.with_columns(_area=(pl.col("mid") * in_force_ns).fill_null(0.0)).with_columns(
+        area_before=pl.col("_area").cum_sum().over("_group") - pl.col("_area")
     )
 
 
 def order_tca(
     orders: Frame,
     fills: Frame,
-    quotes: Frame,
+    quotes: Frame | QuoteBook,
     market_trades: Frame,
     *,
     impact_horizon: str = "300s",
@@ -140,8 +64,8 @@ def order_tca(
 ) -> pl.DataFrame:
     """Per parent order: fill rate, arrival / VWAP / TWAP benchmarks and costs, participation,
     implementation shortfall (Perold, Wagner split), permanent vs temporary impact, timings."""
-    book = valid_quotes(quotes).collect().lazy()  # sorted once, shared by every lookup
-    base = orders.lazy().select(ORDER_COLUMNS)
+    book = quote_book(quotes)
+    base = orders.lazy().select(ORDER_COLUMNS).collect()
     executed = (
         fills.lazy()
         .group_by("order_id")
@@ -153,32 +77,63 @@ def order_tca(
             _last_fill=pl.col("ts").max(),
         )
     )
-    keys = base.select("order_id", "symbol", "trade_date", "arrival_ts", "end_ts")
+    arrival, end = pl.col("arrival_ts"), pl.col("end_ts")
     mids = quotes_at(
-        keys,
-        "order_id",
-        {
-            "arrival": pl.col("arrival_ts"),
-            "end": pl.col("end_ts"),
-            "post": pl.col("end_ts").dt.offset_by(impact_horizon),
-        },
+        base,
+        {"arrival": arrival, "end": end, "post": end.dt.offset_by(impact_horizon)},
         book,
         max_quote_age,
-    ).select("order_id", arrival_mid="mid_arrival", end_mid="mid_end", _post_mid="mid_post")
-    tape = _tape_cumulative(market_trades)
+    ).select(arrival_mid="mid_arrival", end_mid="mid_end", _post_mid="mid_post")
+    # Window sums over the tape: prints with ts <= end_ts minus prints with ts < arrival_ts.
+    tape = _tape(market_trades)
+    upto = tape.locate(base, {"_hi": end}, strictly_before=False).hstack(
+        tape.locate(base, {"_lo": arrival}, strictly_before=True)
+    )
+    window = upto.select(
+        *[
+            tape.rows[column].gather(upto[bound]).fill_null(0).alias(f"{bound}_{name}")
+            for bound in ("_hi", "_lo")
+            for column, name in (("cum_volume", "volume"), ("cum_notional", "notional"))
+        ]
+    )
+    # TWAP: F(end) - F(arrival), F(t) = the mid integral up to the quote in force at t, plus
+    # that quote's mid for the time since it; covered only from the day's first quote on.
+    integral = _with_mid_integral(book)
+    in_force = integral.locate(base, {"arrival": arrival, "end": end}, strictly_before=False)
+    quote = integral.rows.select("ts", "mid", "area_before", "_group")
+    at = base.select(arrival=arrival, end=end)
+    f = {
+        point: quote.select(pl.all().gather(in_force[point]))
+        .with_columns(at=at[point])
+        .select(
+            (
+                pl.col("area_before")
+                + pl.col("mid") * (pl.col("at") - pl.col("ts")).dt.total_nanoseconds()
+            )
+            .fill_null(0.0)
+            .alias(f"_f_{point}")
+        )
+        for point in ("arrival", "end")
+    }
+    first_quote = quote.select(pl.col("_group").gather(in_force["end"])).join(
+        integral.groups.select("_group", first_quote_ts="_first_ts"),
+        on="_group",
+        how="left",
+        maintain_order="left",
+    )
     day_vwap = (
         market_trades.lazy()
-        .group_by("symbol", "trade_date")
+        .group_by(*GROUP)
         .agg(_day_vwap=(pl.col("price") * pl.col("size")).sum() / pl.col("size").sum())
     )
-    integral = _quote_integral(book)
     frame = (
-        base.join(executed, on="order_id", how="left")
-        .join(mids.lazy(), on="order_id", how="left")
-        .join(_tape_upto(keys, tape, "end_ts", True, "_hi"), on="order_id", how="left")
-        .join(_tape_upto(keys, tape, "arrival_ts", False, "_lo"), on="order_id", how="left")
-        .join(day_vwap, on=["symbol", "trade_date"], how="left")
-        .join(_mid_integrals(keys, integral), on="order_id", how="left")
+        pl.concat(
+            [base, mids, window, f["arrival"], f["end"], first_quote.select("first_quote_ts")],
+            how="horizontal",
+        )
+        .lazy()
+        .join(executed, on="order_id", how="left")
+        .join(day_vwap, on=GROUP, how="left")
         .with_columns(pl.col("executed_quantity").fill_null(0), pl.col("fees").fill_null(0.0))
     )
     s = side_sign()
@@ -190,7 +145,10 @@ def order_tca(
     interval_vwap = pl.when(window_volume > 0).then(
         (pl.col("_hi_notional") - pl.col("_lo_notional")) / window_volume
     )
-    covered_from = pl.max_horizontal("arrival_ts", "first_quote_ts")
+    # No quote in force at end_ts (none yet that day): M is undefined over the whole window.
+    covered_from = pl.when(pl.col("first_quote_ts").is_not_null()).then(
+        pl.max_horizontal("arrival_ts", "first_quote_ts")
+    )
     covered_ns = (pl.col("end_ts") - covered_from).dt.total_nanoseconds()
     twap = pl.when((pl.col("end_ts") > pl.col("arrival_ts")) & (covered_ns > 0)).then(
         (pl.col("_f_end") - pl.col("_f_arrival")) / covered_ns
