@@ -40,6 +40,8 @@ rows = st.lists(
 @given(table=rows, queries=rows, strictly_before=st.booleans())
 def test_locate_matches_polars_join_asof(table, queries, strictly_before):
     index = AsOfIndex.build(_frame(table, "row"))
+    presorted = AsOfIndex.build(index.rows.drop("_group"))  # the no-sort path
+    assert presorted.keys.equals(index.keys) and presorted.rows.equals(index.rows)
     asked = _frame(queries, "query")
     found = index.locate(asked, {"at": pl.col("ts")}, strictly_before=strictly_before)
     ours = index.rows["row"].gather(found["at"])
@@ -63,11 +65,11 @@ def test_locate_matches_polars_join_asof(table, queries, strictly_before):
 
 
 def test_groups_too_many_for_their_span_are_refused():
-    # ~82 years between two rows of one group leaves no bits for a second group.
+    # ~55 years between two rows of a group: 62 bits of offset leave room for two groups.
     wide = _frame([("A", 1, 0)] * 2, "row").with_columns(
-        pl.Series("ts", [T0, T0 + dt.timedelta(days=30_000)], dtype=TS)
+        pl.Series("ts", [T0, T0 + dt.timedelta(days=20_000)], dtype=TS)
     )
-    two_groups = pl.concat([wide, wide.with_columns(symbol=pl.lit("B"))])
-    AsOfIndex.build(wide)  # one group fits
+    AsOfIndex.build(pl.concat([wide, wide.with_columns(symbol=pl.lit("B"))]))
+    three = pl.concat([wide.with_columns(symbol=pl.lit(s)) for s in "ABC"])
     with pytest.raises(ValueError, match="do not fit one int64 key"):
-        AsOfIndex.build(two_groups)
+        AsOfIndex.build(three)

@@ -40,22 +40,29 @@ class AsOfIndex:
 
     @classmethod
     def build(cls, frame: pl.DataFrame) -> Self:
-        rows = frame.sort(*GROUP, "ts")
-        starts = pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift()) for c in GROUP)
-        rows = rows.with_columns(
-            _group=starts.cum_sum().cast(pl.Int64) - 1,
-            _first_ts=pl.when(starts).then(pl.col("ts")).forward_fill(),
-        ).with_columns(_offset=(pl.col("ts") - pl.col("_first_ts")).dt.total_nanoseconds())
-        span = rows["_offset"].max() or 0
+        # Tables usually arrive in this order already (the lake keeps it): checking it, with the
+        # group starts computed on the way, is far cheaper than sorting again.
+        rows = frame
+        starts, in_order = _group_starts(rows)
+        if not in_order:
+            rows = frame.sort(*GROUP, "ts")
+            starts, _ = _group_starts(rows)
+        group = starts.cum_sum().cast(pl.Int64) - 1
+        first_row = starts.arg_true()  # per group, the position of its first row
+        first_ts = rows["ts"].gather(first_row)
+        offset = (rows["ts"] - first_ts.gather(group)).dt.total_nanoseconds()
+        span = offset.max() or 0
         offset_bits = int(span).bit_length() + 1  # + 1: room for queries past a group's last row
-        if rows.height and (rows["_group"][-1] >> (63 - offset_bits)) > 0:
+        if offset_bits > 62 or first_row.len() > 1 << (63 - offset_bits):
             raise ValueError(
-                f"as-of index: {rows['_group'][-1] + 1} (symbol, trade_date) groups spanning"
+                f"as-of index: {first_row.len()} (symbol, trade_date) groups spanning"
                 f" {span} ns do not fit one int64 key"
             )
-        keys = rows.select(pl.col("_group") * (1 << offset_bits) + pl.col("_offset")).to_series()
-        groups = rows.filter(starts).select(*GROUP, "_group", "_first_ts")
-        return cls(rows.drop("_first_ts", "_offset"), groups, keys.set_sorted(), offset_bits)
+        keys = (group * (1 << offset_bits) + offset).set_sorted()
+        groups = rows.select(pl.col(GROUP).gather(first_row)).with_columns(
+            _group=pl.int_range(pl.len(), dtype=pl.Int64), _first_ts=first_ts
+        )
+        return cls(rows.with_columns(_group=group), groups, keys, offset_bits)
 
     def with_columns(self, **columns: pl.Expr) -> Self:
         """Add row columns computed in index order (e.g. running sums `.over("_group")`)."""
@@ -85,14 +92,33 @@ class AsOfIndex:
             for n in points
         )
         side = "left" if strictly_before else "right"
-        lowest = 1 if strictly_before else 0
-        # None before (or, strictly, at) the group's first row, nor for a group not indexed.
-        # The searches run in parallel, one per point, as expressions of one select.
-        found = keys.select(
-            (pl.lit(self.keys).search_sorted(pl.col(n), side=side).cast(pl.Int64) - 1).alias(n)
-            for n in points
+        # Searched in key order of the first point (the others usually move with it), so the
+        # binary searches walk the index forward instead of jumping around it; one point per
+        # thread, as the expressions of one select.
+        order = keys[next(iter(points))].arg_sort(nulls_last=True)
+        found = (
+            keys.select(pl.all().gather(order))
+            .select(
+                (pl.lit(self.keys).search_sorted(pl.col(n), side=side).cast(pl.Int64) - 1).alias(n)
+                for n in points
+            )
+            .select(pl.all().gather(order.arg_sort()))
         )
+        # None before (or, strictly, at) the group's first row, nor for a group not indexed.
+        lowest = 1 if strictly_before else 0
         return offsets.select(pl.when(pl.col(n) >= lowest).then(found[n]).alias(n) for n in points)
+
+
+def _group_starts(frame: pl.DataFrame) -> tuple[pl.Series, bool]:
+    """(whether each row starts a new (symbol, trade_date) run, whether `frame` is sorted by
+    (symbol, trade_date, ts))."""
+    same_symbol = pl.col("symbol") == pl.col("symbol").shift()
+    same_day = same_symbol & (pl.col("trade_date") == pl.col("trade_date").shift())
+    in_order = (~same_symbol | (pl.col("trade_date") >= pl.col("trade_date").shift())) & (
+        ~same_day | (pl.col("ts") >= pl.col("ts").shift())
+    )
+    found = frame.select(start=same_day.not_().fill_null(True), in_order=in_order.fill_null(True))
+    return found["start"], frame["symbol"].is_sorted() and found["in_order"].all()
 
 
 class QuoteBook(AsOfIndex):
