@@ -39,6 +39,11 @@ def test_identities_hold_on_random_days(seed):
         ).drop_nulls()
         assert gap.abs().max() is None or gap.abs().max() < 1e-9
     per_order = order_tca(day.orders, day.executions, day.quotes, day.market_trades)
+    # Deterministic output order, whatever the input order.
+    assert per_fill.equals(per_fill.sort("ts", "exec_id"))
+    assert per_order.equals(per_order.sort("arrival_ts", "order_id"))
+    shuffled = day.executions.sample(fraction=1.0, shuffle=True, seed=seed)
+    assert fill_tca(shuffled, day.orders, day.quotes, horizons=("1s", "30s")).equals(per_fill)
     split = (
         per_order["temporary_impact_bps"]
         + per_order["permanent_impact_bps"]

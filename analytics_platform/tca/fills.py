@@ -37,10 +37,16 @@ def fill_tca(
     effective_spread_bps, quoted_spread_bps, price_improvement, and per horizon h
     realized_spread_bps_h, price_impact_bps_h, markout_bps_h.
     """
-    base = (
+    base = (  # in output order from the start: sorting the narrow input is the cheap sort
         fills.lazy()
         .select(FILL_COLUMNS)
-        .join(orders.lazy().select("order_id", "arrival_ts"), on="order_id", how="left")
+        .sort("ts", "exec_id")
+        .join(
+            orders.lazy().select("order_id", "arrival_ts"),
+            on="order_id",
+            how="left",
+            maintain_order="left",
+        )
         .collect()
     )
     points = {
@@ -77,6 +83,5 @@ def fill_tca(
             *per_horizon,
         )
         .drop("arrival_ts", *[f"_mid_{h}" for h in horizons])
-        .sort("ts", "exec_id")
         .collect()
     )

@@ -47,7 +47,9 @@ class AsOfIndex:
         if not in_order:
             rows = frame.sort(*GROUP, "ts")
             starts, _ = _group_starts(rows)
-        group = starts.cum_sum().cast(pl.Int64) - 1
+        # Flagged sorted, so per-group window expressions (`.over("_group")`) take polars'
+        # sorted-groups fast path.
+        group = (starts.cum_sum().cast(pl.Int64) - 1).set_sorted()
         first_row = starts.arg_true()  # per group, the position of its first row
         first_ts = rows["ts"].gather(first_row)
         offset = (rows["ts"] - first_ts.gather(group)).dt.total_nanoseconds()
