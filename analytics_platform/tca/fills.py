@@ -37,17 +37,14 @@ def fill_tca(
     effective_spread_bps, quoted_spread_bps, price_improvement, and per horizon h
     realized_spread_bps_h, price_impact_bps_h, markout_bps_h.
     """
-    base = (  # in output order from the start: sorting the narrow input is the cheap sort
+    # In output order from the start (sorting the narrow input is the cheap sort; the eager
+    # in-memory sort is several times faster than the lazy one here).
+    base = (
         fills.lazy()
         .select(FILL_COLUMNS)
-        .sort("ts", "exec_id")
-        .join(
-            orders.lazy().select("order_id", "arrival_ts"),
-            on="order_id",
-            how="left",
-            maintain_order="left",
-        )
+        .join(orders.lazy().select("order_id", "arrival_ts"), on="order_id", how="left")
         .collect()
+        .sort("ts", "exec_id")
     )
     points = {
         "fill": pl.col("ts"),

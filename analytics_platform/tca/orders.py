@@ -65,8 +65,8 @@ def order_tca(
     """Per parent order: fill rate, arrival / VWAP / TWAP benchmarks and costs, participation,
     implementation shortfall (Perold, Wagner split), permanent vs temporary impact, timings."""
     book = quote_book(quotes)
-    # In output order from the start: sorting the narrow input is the cheap sort.
-    base = orders.lazy().select(ORDER_COLUMNS).sort("arrival_ts", "order_id").collect()
+    # In output order from the start (as in fill_tca).
+    base = orders.lazy().select(ORDER_COLUMNS).collect().sort("arrival_ts", "order_id")
     executed = (
         fills.lazy()
         .group_by("order_id")

@@ -42,10 +42,12 @@ class AsOfIndex:
     def build(cls, frame: pl.DataFrame) -> Self:
         # Tables usually arrive in this order already (the lake keeps it): checking it, with the
         # group starts computed on the way, is far cheaper than sorting again.
-        rows = frame
+        # One contiguous chunk per column: every later select and gather would otherwise
+        # re-assemble the chunks (a scan yields one per row group) again.
+        rows = frame.rechunk()
         starts, in_order = _group_starts(rows)
         if not in_order:
-            rows = frame.sort(*GROUP, "ts")
+            rows = rows.sort(*GROUP, "ts")
             starts, _ = _group_starts(rows)
         # Flagged sorted, so per-group window expressions (`.over("_group")`) take polars'
         # sorted-groups fast path.
