@@ -1,10 +1,15 @@
-"""Run benchmarks: `python -m benchmarks [simulator|ingest|tca ...]` (all when none is named)."""
+"""Run benchmarks: `python -m benchmarks [simulator|ingest|tca|eod_tca ...]` (all: none named)."""
 
 import sys
 
-from benchmarks import ingest, simulator, tca
+from benchmarks import eod_tca, ingest, simulator, tca
 
-BENCHMARKS = {"simulator": simulator.run, "ingest": ingest.run, "tca": tca.run}
+BENCHMARKS = {
+    "simulator": simulator.run,
+    "ingest": ingest.run,
+    "tca": tca.run,
+    "eod_tca": eod_tca.run,
+}
 
 
 def main(argv: list[str]) -> int:

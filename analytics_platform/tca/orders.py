@@ -127,13 +127,20 @@ def order_tca(
         .group_by(*GROUP)
         .agg(_day_vwap=(pl.col("price") * pl.col("size")).sum() / pl.col("size").sum())
     )
+    with_fills = base.join(executed.collect(), on="order_id", how="left", maintain_order="left")
     frame = (
         pl.concat(
-            [base, mids, window, f["arrival"], f["end"], first_quote.select("first_quote_ts")],
+            [
+                with_fills,
+                mids,
+                window,
+                f["arrival"],
+                f["end"],
+                first_quote.select("first_quote_ts"),
+            ],
             how="horizontal",
         )
         .lazy()
-        .join(executed, on="order_id", how="left", maintain_order="left")
         .join(day_vwap, on=GROUP, how="left", maintain_order="left")
         .with_columns(pl.col("executed_quantity").fill_null(0), pl.col("fees").fill_null(0.0))
     )
