@@ -42,15 +42,51 @@ def _tape(market_trades: Frame) -> AsOfIndex:
     )
 
 
-def _with_mid_integral(book: AsOfIndex) -> AsOfIndex:
-    """Per valid quote: the integral of the mid from the day's first quote up to this quote
-    (each quote weighted by the time until the next one of its symbol and day)."""
+def _window_sums(tape: AsOfIndex, orders: pl.DataFrame) -> pl.DataFrame:
+    """Per order (in order): running volume and notional of its symbol-day's prints up to
+    end_ts (`_hi_*`, inclusive) and before arrival_ts (`_lo_*`); their difference is the window."""
+    upto = tape.locate(orders, {"_hi": pl.col("end_ts")}, strictly_before=False).hstack(
+        tape.locate(orders, {"_lo": pl.col("arrival_ts")}, strictly_before=True)
+    )
+    return upto.select(
+        tape.rows[column].gather(upto[bound]).fill_null(0).alias(f"{bound}_{name}")
+        for bound in ("_hi", "_lo")
+        for column, name in (("cum_volume", "volume"), ("cum_notional", "notional"))
+    )
+
+
+def _mid_integrals(book: QuoteBook, orders: pl.DataFrame) -> pl.DataFrame:
+    """Per order (in order): F(arrival_ts) and F(end_ts), F(t) = the mid integral up to the
+    quote in force at t plus that quote's mid for the time since it (0 before the day's first
+    quote), and first_quote_ts, the day's first quote (null if none is in force by end_ts)."""
+    # Per quote: the integral of the mid from the day's first quote up to it, each quote
+    # weighted by the time until the next one of its symbol and day.
     in_force_ns = pl.when(pl.col("_group").shift(-1) == pl.col("_group")).then(
         (pl.col("ts").shift(-1) - pl.col("ts")).dt.total_nanoseconds()
     )
-    return book.with_columns(_area=(pl.col("mid") * in_force_ns).fill_null(0.0)).with_columns(
+    integral = book.with_columns(_area=(pl.col("mid") * in_force_ns).fill_null(0.0)).with_columns(
         area_before=pl.col("_area").cum_sum().over("_group") - pl.col("_area")
     )
+    points = {"arrival": pl.col("arrival_ts"), "end": pl.col("end_ts")}
+    in_force = integral.locate(orders, points, strictly_before=False)
+    at = orders.select(**points)
+    quote = integral.rows.select("ts", "mid", "area_before", "_group")
+    f = [
+        quote.select(pl.all().gather(in_force[point]))
+        .with_columns(at=at[point])
+        .select(
+            (
+                pl.col("area_before")
+                + pl.col("mid") * (pl.col("at") - pl.col("ts")).dt.total_nanoseconds()
+            )
+            .fill_null(0.0)
+            .alias(f"_f_{point}")
+        )
+        for point in points
+    ]
+    group = quote["_group"].gather(in_force["end"])  # group numbers are groups' row numbers
+    first_quote_ts = integral.groups["_first_ts"].gather(group).alias("first_quote_ts")
+    return pl.concat([*f, first_quote_ts.to_frame()], how="horizontal")
 
 
 def order_tca(
@@ -77,67 +113,26 @@ def order_tca(
             _first_fill=pl.col("ts").min(),
             _last_fill=pl.col("ts").max(),
         )
+        .collect()
     )
-    arrival, end = pl.col("arrival_ts"), pl.col("end_ts")
+    end = pl.col("end_ts")
     mids = quotes_at(
         base,
-        {"arrival": arrival, "end": end, "post": end.dt.offset_by(impact_horizon)},
+        {"arrival": pl.col("arrival_ts"), "end": end, "post": end.dt.offset_by(impact_horizon)},
         book,
         max_quote_age,
     ).select(arrival_mid="mid_arrival", end_mid="mid_end", _post_mid="mid_post")
-    # Window sums over the tape: prints with ts <= end_ts minus prints with ts < arrival_ts.
-    tape = _tape(market_trades)
-    upto = tape.locate(base, {"_hi": end}, strictly_before=False).hstack(
-        tape.locate(base, {"_lo": arrival}, strictly_before=True)
-    )
-    window = upto.select(
-        *[
-            tape.rows[column].gather(upto[bound]).fill_null(0).alias(f"{bound}_{name}")
-            for bound in ("_hi", "_lo")
-            for column, name in (("cum_volume", "volume"), ("cum_notional", "notional"))
-        ]
-    )
-    # TWAP: F(end) - F(arrival), F(t) = the mid integral up to the quote in force at t, plus
-    # that quote's mid for the time since it; covered only from the day's first quote on.
-    integral = _with_mid_integral(book)
-    in_force = integral.locate(base, {"arrival": arrival, "end": end}, strictly_before=False)
-    quote = integral.rows.select("ts", "mid", "area_before", "_group")
-    at = base.select(arrival=arrival, end=end)
-    f = {
-        point: quote.select(pl.all().gather(in_force[point]))
-        .with_columns(at=at[point])
-        .select(
-            (
-                pl.col("area_before")
-                + pl.col("mid") * (pl.col("at") - pl.col("ts")).dt.total_nanoseconds()
-            )
-            .fill_null(0.0)
-            .alias(f"_f_{point}")
-        )
-        for point in ("arrival", "end")
-    }
-    first_quote = quote.select(pl.col("_group").gather(in_force["end"])).join(
-        integral.groups.select("_group", first_quote_ts="_first_ts"),
-        on="_group",
-        how="left",
-        maintain_order="left",
-    )
+    window = _window_sums(_tape(market_trades), base)
+    integrals = _mid_integrals(book, base)
     day_vwap = (
         market_trades.lazy()
         .group_by(*GROUP)
         .agg(_day_vwap=(pl.col("price") * pl.col("size")).sum() / pl.col("size").sum())
     )
-    with_fills = base.join(executed.collect(), on="order_id", how="left", maintain_order="left")
+    with_fills = base.join(executed, on="order_id", how="left", maintain_order="left")
     frame = (
         pl.concat(
-            [
-                with_fills,
-                mids,
-                window,
-                f["arrival"],
-                f["end"],
-                first_quote.select("first_quote_ts"),
-            ],
+            [with_fills, mids, window, integrals],
             how="horizontal",
         )
         .lazy()

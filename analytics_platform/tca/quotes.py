@@ -40,11 +40,11 @@ class AsOfIndex:
 
     @classmethod
     def build(cls, frame: pl.DataFrame) -> Self:
-        # Tables usually arrive in this order already (the lake keeps it): checking it, with the
-        # group starts computed on the way, is far cheaper than sorting again.
         # One contiguous chunk per column: every later select and gather would otherwise
         # re-assemble the chunks (a scan yields one per row group) again.
         rows = frame.rechunk()
+        # Tables usually arrive in this order already (the lake keeps it): checking it, with the
+        # group starts computed on the way, is far cheaper than sorting again.
         starts, in_order = _group_starts(rows)
         if not in_order:
             rows = rows.sort(*GROUP, "ts")
