@@ -10,7 +10,6 @@ import json
 import os
 from pathlib import Path
 
-import yaml
 from dagster import RunRequest, SkipReason, build_schedule_context
 
 from analytics_platform.definitions import defs
@@ -115,9 +114,3 @@ def test_event_catalogue_doc_lists_every_topic():
     doc = (ROOT / "docs" / "events.md").read_text()
     missing = [s.topic for s in [*(c.spec for c in INBOUND), *OUTBOUND] if s.topic not in doc]
     assert missing == []
-
-
-def test_production_instance_config_is_valid_yaml_with_postgres_and_queue():
-    config = yaml.safe_load((ROOT / "deploy" / "production" / "dagster.yaml").read_text())
-    assert "postgres" in config["storage"]
-    assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
