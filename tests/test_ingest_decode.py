@@ -68,6 +68,8 @@ def test_valid_batch_decodes_to_the_contract(small_day):
         (lambda g: _mutate(g, quantity=True), "field 'quantity': expected Int64, got true"),
         (lambda g: _mutate(g, ts="yesterday"), "field 'ts': expected Datetime"),
         (lambda g: _mutate(g, price={"amount": 1}), "field 'price': expected Float64"),
+        (lambda g: _mutate(g, venue={"mic": "XNAS"}), "field 'venue': expected String, got a JSON"),
+        (lambda g: _mutate(g, symbol=["A", "B"]), "field 'symbol': expected String, got a JSON"),
         (lambda g: _mutate(g, side="HOLD"), "field 'side' failed isin"),
         (lambda g: _mutate(g, price=-3.5), "field 'price' failed greater_than(0)"),
         (lambda g: _mutate(g, trade_date="2026-11-19"), "trade_date property 2026-11-20 differs"),
@@ -87,6 +89,14 @@ def test_each_rejection_reason_is_quarantined_and_the_rest_land(small_day, make_
     assert row["message_id"] == b"id-1".hex() and row["topic"] == TOPIC
     assert row["trade_date"] == dt.date(2026, 11, 20)
     assert decoded.quarantine.schema == QUARANTINE.polars_schema
+
+
+def test_text_that_looks_like_json_is_still_text(small_day):
+    good = _good(small_day, 2)
+    brace = _mutate(good[1], venue='{"mic": "XNAS"}')  # a string value, not an object
+    decoded = decode_events(TRADE_EXECUTED, _batch([good[0], brace]), TOPIC, NOW)
+    assert decoded.quarantine.is_empty()
+    assert decoded.valid["venue"][1] == '{"mic": "XNAS"}'
 
 
 def test_multi_line_payloads_decode_like_single_line_ones(small_day):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import queue
+import re
 import threading
 from collections import Counter
 from collections.abc import Generator, Iterator
@@ -242,7 +243,17 @@ def decode_events(
     candidates = typed.filter(~problem).select(
         "_row", "message_id", *[pl.col(f"_t_{n}").alias(n) for n in names]
     )
-    value_errors = _value_check_errors(contract, candidates)
+    text_fields = [n for n in names if specs[n].dtype == pl.String]
+    value_errors = (
+        pl.concat(
+            [
+                _value_check_errors(contract, candidates),
+                _nested_value_errors(typed.filter(~problem), text_fields),
+            ]
+        )
+        .group_by("_row", maintain_order=True)
+        .agg(pl.col("error").str.join("; "))
+    )
     valid = candidates.join(value_errors, on="_row", how="anti")
     rejected = pl.concat(
         [
@@ -319,6 +330,27 @@ def _envelope_and_field_checks(
             )
         )
     return checks
+
+
+def _nested_value_errors(rows: pl.DataFrame, text_fields: list[str]) -> pl.DataFrame:
+    """(_row, error) for rows carrying a JSON object or array where the contract wants text.
+
+    Both decoders hand such a value over as its JSON text, so the decoded text alone cannot
+    tell `{"a": 1}` from the string "{\"a\": 1}". Only rows whose text starts like JSON are
+    suspects (almost never any); for them the payload says which it was.
+    """
+    looks_nested = pl.any_horizontal(pl.col(n).str.contains(r"^\s*[\[{]") for n in text_fields)
+    messages = [
+        pl.when(pl.col("payload").str.contains(rf'"{re.escape(n)}"\s*:\s*[\[{{]')).then(
+            pl.lit(f"field '{n}': expected String, got a JSON object or array")
+        )
+        for n in text_fields
+    ]
+    return (
+        rows.filter(looks_nested)
+        .select("_row", error=pl.concat_list(messages).list.drop_nulls().list.join("; "))
+        .filter(pl.col("error") != "")
+    )
 
 
 def _value_check_errors(contract: EventContract, rows: pl.DataFrame) -> pl.DataFrame:
