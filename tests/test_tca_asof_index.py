@@ -73,3 +73,20 @@ def test_groups_too_many_for_their_span_are_refused():
     three = pl.concat([wide.with_columns(symbol=pl.lit(s)) for s in "ABC"])
     with pytest.raises(ValueError, match="do not fit one int64 key"):
         AsOfIndex.build(three)
+
+
+def test_unsorted_input_is_ordered_and_ties_keep_their_input_order():
+    rows = [("B", 1, 5_000), ("A", 1, 9_000), ("A", 1, 1_000), ("A", 1, 1_000), ("B", 0, 7_000)]
+    index = AsOfIndex.build(_frame(rows, "row"))
+    assert index.rows["row"].to_list() == [2, 3, 1, 4, 0]
+
+
+def test_trade_date_not_following_ts_falls_back_to_sorting_the_columns():
+    # Symbol A's 2026-11-20 row is stamped before its 2026-11-19 row: the one-key sort would
+    # interleave the days, so the index sorts on (symbol, trade_date, ts) instead.
+    frame = _frame([("A", 1, 1_000), ("A", 0, 2_000), ("A", 1, 3_000)], "row").with_columns(
+        pl.Series("ts", [T0, T0 + dt.timedelta(hours=1), T0 + dt.timedelta(hours=2)], dtype=TS)
+    )
+    index = AsOfIndex.build(frame)
+    assert index.rows["row"].to_list() == [1, 0, 2]
+    assert index.groups["trade_date"].to_list() == DATES
