@@ -3,7 +3,8 @@
 * Reading: a Pulsar *reader* (no subscription, nothing to acknowledge) resumes strictly after the
   last message id committed in the lake, and drops any id not greater than the last one seen
   (pulsar-lite readers can redeliver).
-* Decoding: one vectorised pass per batch (polars JSON decode into string fields, then typed casts);
+* Decoding: one vectorised pass per batch (the batch read as one NDJSON document into the
+  contract's types; text fields and per-row checks only for a batch holding a bad message);
   every rejection gets a reason: malformed JSON, unknown event type, wrong topic, unsupported
   schema version, missing field, wrong type, failed value check.
 * Landing: rejected messages are upserted into raw/quarantine on (topic, message_id); valid rows are
