@@ -45,13 +45,20 @@ def _tape(market_trades: Frame) -> AsOfIndex:
 def _window_sums(tape: AsOfIndex, orders: pl.DataFrame) -> pl.DataFrame:
     """Per order (in order): running volume and notional of its symbol-day's prints up to
     end_ts (`_hi_*`, inclusive) and before arrival_ts (`_lo_*`); their difference is the window."""
-    upto = tape.locate(orders, {"_hi": pl.col("end_ts")}, strictly_before=False).hstack(
-        tape.locate(orders, {"_lo": pl.col("arrival_ts")}, strictly_before=True)
-    )
-    return upto.select(
-        tape.rows[column].gather(upto[bound]).fill_null(0).alias(f"{bound}_{name}")
-        for bound in ("_hi", "_lo")
-        for column, name in (("cum_volume", "volume"), ("cum_notional", "notional"))
+    columns = ["cum_volume", "cum_notional"]
+    found = {
+        **tape.rows_at(orders, {"_hi": pl.col("end_ts")}, columns, strictly_before=False),
+        **tape.rows_at(orders, {"_lo": pl.col("arrival_ts")}, columns, strictly_before=True),
+    }
+    return pl.concat(
+        [
+            rows.select(
+                pl.col(column).fill_null(0).alias(f"{bound}_{column.removeprefix('cum_')}")
+                for column in columns
+            )
+            for bound, rows in found.items()
+        ],
+        how="horizontal",
     )
 
 
@@ -68,13 +75,11 @@ def _mid_integrals(book: QuoteBook, orders: pl.DataFrame) -> pl.DataFrame:
         area_before=pl.col("_area").cum_sum().over("_group") - pl.col("_area")
     )
     points = {"arrival": pl.col("arrival_ts"), "end": pl.col("end_ts")}
-    in_force = integral.locate(orders, points, strictly_before=False)
-    at = orders.select(**points)
-    quote = integral.rows.select("ts", "mid", "area_before", "_group")
+    in_force = integral.rows_at(
+        orders, points, ["ts", "mid", "area_before", "_group"], strictly_before=False
+    )
     f = [
-        quote.select(pl.all().gather(in_force[point]))
-        .with_columns(at=at[point])
-        .select(
+        quote.select(
             (
                 pl.col("area_before")
                 + pl.col("mid") * (pl.col("at") - pl.col("ts")).dt.total_nanoseconds()
@@ -82,11 +87,11 @@ def _mid_integrals(book: QuoteBook, orders: pl.DataFrame) -> pl.DataFrame:
             .fill_null(0.0)
             .alias(f"_f_{point}")
         )
-        for point in points
+        for point, quote in in_force.items()
     ]
-    group = quote["_group"].gather(in_force["end"])  # group numbers are groups' row numbers
-    first_quote_ts = integral.groups["_first_ts"].gather(group).alias("first_quote_ts")
-    return pl.concat([*f, first_quote_ts.to_frame()], how="horizontal")
+    # Group numbers are the groups' row numbers.
+    first_quote = integral.groups["_first_ts"].gather(in_force["end"]["_group"])
+    return pl.concat([*f, first_quote.to_frame("first_quote_ts")], how="horizontal")
 
 
 def order_tca(

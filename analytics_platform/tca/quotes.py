@@ -111,6 +111,24 @@ class AsOfIndex:
         lowest = 1 if strictly_before else 0
         return offsets.select(pl.when(pl.col(n) >= lowest).then(found[n]).alias(n) for n in points)
 
+    def rows_at(
+        self,
+        queries: Frame,
+        points: dict[str, pl.Expr],
+        columns: list[str],
+        *,
+        strictly_before: bool,
+    ) -> dict[str, pl.DataFrame]:
+        """Per named point: `columns` of the row `locate` finds for each query (nulls where
+        none), in query order, with the point's own time as `at`."""
+        found = self.locate(queries, points, strictly_before=strictly_before)
+        at = queries.lazy().select(**points).collect()
+        picked = self.rows.select(columns)
+        return {
+            name: picked.select(pl.all().gather(found[name])).with_columns(at=at[name])
+            for name in points
+        }
+
 
 def _group_starts(frame: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     """Per row: whether it starts a new (symbol, trade_date) run, and whether it is in
@@ -136,11 +154,10 @@ def _in_index_order(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
     not hold, or whose span leaves no room for its symbols, is sorted on the columns.
     """
     symbols = frame["symbol"].unique().sort()
-    span = frame["ts"].max() - frame["ts"].min()
-    bits = int(span.total_seconds() * 1e9).bit_length() + 1
-    if symbols.len() <= 1 << max(62 - bits, 0):
+    since = (frame["ts"] - frame["ts"].min()).dt.total_nanoseconds()
+    bits = int(since.max() or 0).bit_length()
+    if bits <= 62 and symbols.len() <= 1 << (62 - bits):
         rank = frame["symbol"].cast(pl.Enum(symbols)).to_physical().cast(pl.Int64)
-        since = (frame["ts"] - frame["ts"].min()).dt.total_nanoseconds()
         key = (rank * (1 << bits) + since).alias("_key")
         candidate = frame.with_columns(key).sort("_key", maintain_order=True).drop("_key")
         starts, in_order = _group_starts(candidate)
@@ -182,16 +199,14 @@ def quotes_at(
 ) -> pl.DataFrame:
     """For each query row (in order) and named time point, the quote defining M(point):
     columns mid_<point>, bid_<point>, ask_<point> (null where M is undefined)."""
-    found = book.locate(queries, points, strictly_before=True)
-    at = queries.lazy().select(**points).collect()
-    quote = book.rows.select("ts", "bid", "ask", "mid")
-    columns = []
-    for name in points:
-        q = quote.select(pl.all().gather(found[name])).with_columns(at=at[name])
-        fresh = pl.col("ts").dt.offset_by(max_quote_age) >= pl.col("at")
-        columns.append(
-            q.select(
+    found = book.rows_at(queries, points, ["ts", "bid", "ask", "mid"], strictly_before=True)
+    fresh = pl.col("ts").dt.offset_by(max_quote_age) >= pl.col("at")
+    return pl.concat(
+        [
+            quote.select(
                 pl.when(fresh).then(pl.col(v)).alias(f"{v}_{name}") for v in ("mid", "bid", "ask")
             )
-        )
-    return pl.concat(columns, how="horizontal")
+            for name, quote in found.items()
+        ],
+        how="horizontal",
+    )
