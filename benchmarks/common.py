@@ -3,6 +3,8 @@
 import json
 import platform
 import resource
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +23,22 @@ def best_of(fn: Callable[[], object], repeat: int) -> float:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_json(code: str, env: dict[str, str] | None = None, timeout_s: float | None = None):
+    """Run `code` in a fresh interpreter (its own peak RSS) and return the JSON object it prints
+    last. Raises with the child's stderr if it fails; TimeoutExpired past `timeout_s`."""
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout_s,
+    )
+    if out.returncode:
+        raise RuntimeError(f"benchmark child failed:\n{out.stderr[-4000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def write_results(name: str, rows: list[dict]) -> Path:

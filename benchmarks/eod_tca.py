@@ -10,13 +10,11 @@ of it used, and the size of the raw tables the assets read, for scale.
 import datetime as dt
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import peak_rss_mb, print_table, write_results
+from benchmarks.common import child_json, peak_rss_mb, print_table, write_results
 
 DAY = dt.date(2026, 11, 20)
 SIZE = dict(n_symbols=200, n_quotes=20_000_000, n_orders=56_000)
@@ -93,13 +91,7 @@ def _child(step: str, home: Path) -> dict:
         "DAGSTER_HOME",
     ):
         env.pop(var, None)
-    code = f"from benchmarks.eod_tca import {step}; {step}({str(home)!r})"
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
-    )
-    if out.returncode:
-        raise RuntimeError(f"{step} failed:\n{out.stderr[-4000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return child_json(f"from benchmarks.eod_tca import {step}; {step}({str(home)!r})", env)
 
 
 def run() -> list[dict]:

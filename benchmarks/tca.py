@@ -8,14 +8,13 @@ drop written first), so peak memory is per implementation.
 import datetime as dt
 import json
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import polars as pl
 
-from benchmarks.common import best_of, peak_rss_mb, print_table, write_results
+from benchmarks.common import best_of, child_json, peak_rss_mb, print_table, write_results
 
 SIZES = {
     "10k orders / 1M quotes": dict(n_symbols=100, n_quotes=1_000_000, n_orders=10_000),
@@ -69,16 +68,9 @@ def _child(folder: Path, impl: str, repeat: int, timeout_s: float) -> dict:
     """Run one implementation in its own process; a run past `timeout_s` is reported as such."""
     code = f"from benchmarks.tca import worker; worker({str(folder)!r}, {impl!r}, {repeat})"
     try:
-        out = subprocess.run(
-            [sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=timeout_s,
-        )
+        return child_json(code, timeout_s=timeout_s)
     except subprocess.TimeoutExpired:
         return {"seconds": float("inf"), "peak_rss_mb": float("nan")}
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 PEER_TIMEOUT_S = 900.0
