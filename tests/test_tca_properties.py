@@ -109,7 +109,7 @@ def test_fill_tca_recovers_the_simulated_venue_and_algo_effects():
         estimate = (
             per_fill.with_columns(
                 effect=pl.col("effective_spread_bps") / 2
-                - (pl.col("total_cost_vs_efficient_mid_bps") - pl.col(own))
+                - (pl.col("cost_vs_quoted_mid_bps") - pl.col(own))
             )
             .drop_nulls("effect")
             .group_by(label)

@@ -228,15 +228,22 @@ PORTFOLIO_POSITION_SNAPSHOT = EventContract(
         "as_of_ts",
     ),
     (
-        _c("position_id", pl.String, "portfolio|symbol|date"),
-        _c("as_of_ts", TS, "Snapshot time (start of day)"),
+        _c("position_id", pl.String, "portfolio|symbol|date|snapshot"),
+        _c("as_of_ts", TS, "Snapshot time: the open (OPEN) or the close (CLOSE)"),
         _c("portfolio_id", pl.String, "Portfolio"),
         _SYMBOL,
         _c("quantity", QTY, "Signed position in shares"),
         _c("price", PRICE, "Valuation price", checks=_POS),
         _c("market_value", pl.Float64, "quantity x price"),
+        _c(
+            "snapshot",
+            pl.String,
+            "OPEN: the previous close's book at its closing price; CLOSE: after the day's fills,"
+            " marked to the closing mid",
+            checks=[pa.Check.isin(["OPEN", "CLOSE"])],
+        ),
     ),
-    "Start-of-day portfolio positions (PortfolioPositionSnapshotEvent).",
+    "Portfolio positions at the open and at the close (PortfolioPositionSnapshotEvent).",
 )
 
 BENCHMARK_WEIGHTS = EventContract(
@@ -253,7 +260,8 @@ BENCHMARK_WEIGHTS = EventContract(
         _c("benchmark_id", pl.String, "Benchmark"),
         _SYMBOL,
         _c("sector", pl.String, "GICS sector"),
-        _c("weight", pl.Float64, "Benchmark weight", checks=_UNIT),
+        _c("weight", pl.Float64, "Weight at the previous close's prices", checks=_UNIT),
+        _c("is_rebalance", pl.Boolean, "True when the weights were reset to target today"),
     ),
     "Benchmark constituents, weights and sector map (BenchmarkWeightsPublishedEvent).",
 )
@@ -270,9 +278,13 @@ PORTFOLIO_PERFORMANCE = EventContract(
         _TS,
         _c("portfolio_id", pl.String, "Portfolio"),
         _c("benchmark_id", pl.String, "Benchmark of the portfolio"),
-        _c("nav", pl.Float64, "Net asset value", checks=_POS),
+        _c("nav", pl.Float64, "Net asset value at the close", checks=_POS),
+        _c("previous_nav", pl.Float64, "NAV at the previous close", checks=_POS),
+        _c("pnl", pl.Float64, "nav - previous_nav: mark-to-close P&L net of fees"),
+        _c("cash", pl.Float64, "Cash after the day's fills and fees"),
+        _c("fees", pl.Float64, "Fees paid today (negative = net rebates)"),
     ),
-    "Portfolio NAV updates (PortfolioPerformanceUpdatedEvent).",
+    "End-of-day portfolio NAV and P&L (PortfolioPerformanceUpdatedEvent).",
 )
 
 PORTFOLIO_REBALANCED = EventContract(
@@ -287,10 +299,11 @@ PORTFOLIO_REBALANCED = EventContract(
         _TS,
         _c("portfolio_id", pl.String, "Portfolio"),
         _SYMBOL,
-        _c("current_weight", pl.Float64, "Weight before"),
-        _c("target_weight", pl.Float64, "Weight after"),
+        _c("current_weight", pl.Float64, "Weight in the opening book (previous close prices)"),
+        _c("target_weight", pl.Float64, "Weight once the day's decisions are filled"),
     ),
-    "Portfolio rebalance instructions (PortfolioRebalancedEvent).",
+    "Portfolio rebalance instructions: the day's decisions as target weights"
+    " (PortfolioRebalancedEvent).",
 )
 
 NEWS_SENTIMENT_ANALYZED = EventContract(

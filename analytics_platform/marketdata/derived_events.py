@@ -18,15 +18,17 @@ def derived_events(
     *,
     rng: np.random.Generator,
     trade_date: dt.date,
-    instruments: pl.DataFrame,
+    pretrade_inputs: pl.DataFrame,
     orders: pl.DataFrame,
     executions: pl.DataFrame,
     decisions: pl.DataFrame,
-    positions: pl.DataFrame,
-    portfolio_performance: pl.DataFrame,
+    opening_nav: pl.DataFrame,
     indicators: pl.DataFrame,
     impact_coefficient: float,
+    estimation_error: float,
 ) -> dict[str, pl.DataFrame]:
+    """`pretrade_inputs`: symbol, spread_bps, est_vol, est_adv (the firm's own estimates);
+    `opening_nav`: portfolio_id, nav at the previous close (what risk sizing knows)."""
     td = pl.lit(trade_date, dtype=pl.Date)
     close = pl.lit(session(trade_date).close_utc).cast(TS)
 
@@ -65,8 +67,7 @@ def derived_events(
         )
     )
 
-    nav = portfolio_performance.select("portfolio_id", "nav")
-    sized = decisions.join(nav, on="portfolio_id").select(
+    sized = decisions.join(opening_nav, on="portfolio_id").select(
         sizing_id="PS-" + pl.col("decision_id"),
         decision_id="decision_id",
         ts=pl.col("ts") + pl.duration(milliseconds=5),
@@ -99,42 +100,25 @@ def derived_events(
         trade_date=td,
     )
 
-    rebalance_pick = rng.uniform(size=positions.height) < 0.2
-    rebalances = (
-        positions.filter(pl.Series(rebalance_pick))
-        .join(nav, on="portfolio_id")
-        .with_columns(current_weight=pl.col("market_value") / pl.col("nav"))
-        .select(
-            rebalance_id="RB-" + pl.col("position_id"),
-            ts=pl.col("as_of_ts") + pl.duration(minutes=30),
-            portfolio_id="portfolio_id",
-            symbol="symbol",
-            current_weight=pl.col("current_weight").round(6),
-            target_weight=(
-                pl.col("current_weight")
-                * pl.Series(rng.lognormal(0, 0.2, int(rebalance_pick.sum())))
-            ).round(6),
-            trade_date=td,
-        )
+    # The firm's pre-trade model: half the quoted spread plus a square-root impact on its own
+    # trailing vol and ADV estimates, with a miscalibrated coefficient and per-order error.
+    error = pl.Series(rng.lognormal(0, estimation_error, orders.height))
+    impact = (
+        impact_coefficient
+        * pl.col("est_vol")
+        * 1e4
+        * (pl.col("quantity") / pl.col("est_adv")).sqrt()
+        * error
     )
-
-    coefficient = impact_coefficient
-    assessments = orders.join(
-        instruments.select("symbol", "daily_vol", "adv", "spread_bps"), on="symbol"
-    ).select(
+    assessments = orders.join(pretrade_inputs, on="symbol", maintain_order="left").select(
         assessment_id="MI-" + pl.col("order_id"),
         order_id="order_id",
         ts="decision_ts",
         symbol="symbol",
         side="side",
         quantity="quantity",
-        expected_cost_bps=(
-            pl.col("spread_bps") / 2
-            + coefficient * pl.col("daily_vol") * 1e4 * (pl.col("quantity") / pl.col("adv")).sqrt()
-        ).round(4),
-        expected_impact_bps=(
-            coefficient * pl.col("daily_vol") * 1e4 * (pl.col("quantity") / pl.col("adv")).sqrt()
-        ).round(4),
+        expected_cost_bps=(pl.col("spread_bps") / 2 + impact).round(4),
+        expected_impact_bps=impact.round(4),
         trade_date=td,
     )
 
@@ -169,7 +153,6 @@ def derived_events(
         "raw/execution_quality_events": quality,
         "raw/risk_violations": violations,
         "raw/positions_sized": sized,
-        "raw/portfolio_rebalances": rebalances,
         "raw/market_impact_assessments": assessments,
         "raw/correlation_matrices": correlations,
     }

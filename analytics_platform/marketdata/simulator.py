@@ -1,17 +1,24 @@
-"""Deterministic, vectorised simulator of one trading day: market data and the firm's trading.
+"""Deterministic, vectorised simulator of a trading history: market data and the firm's trading.
 
-The generating model (documented in docs/simulator.md) is the ground truth that TCA, attribution
-and the cost model are validated against:
+The generating model (docs/simulator.md) is the ground truth that TCA, attribution and the cost
+model are validated against. A day starts from the previous close's `MarketState` and returns its
+own closing state, so consecutive days form one consistent history:
 
-* log efficient price = log open + sigma * Brownian motion + alpha ramps of the firm's decisions
-  + permanent impact of the firm's own fills (applied strictly after each fill);
+* a market regime (Markov chain) and per-symbol GARCH variances persist across days; returns load
+  on a market factor and a GICS sector factor; day d opens from day d-1's close plus an overnight
+  move;
+* log efficient price = log open + factor and idiosyncratic Brownian paths + alpha ramps of the
+  firm's decisions + permanent impact of its fills + a transient impact that decays exponentially
+  (a propagator), so the quotes and the tape feel the firm's orders;
 * quotes = efficient price + microstructure noise, half-spread with a U-shaped intraday profile,
   snapped outward to the tick; a tiny share are deliberately crossed and flagged `is_glitch`;
-* fill price = efficient mid * (1 + s * cost / 1e4) with
-  cost = liquidity spread term + temporary sqrt impact + venue + algo + broker effects + noise.
+* fills are priced from the prevailing NBBO (aggressive at the far side plus half their own impact,
+  passive at the near side, dark at the mid) plus venue, algo and broker effects and noise;
+* portfolios carry positions and cash across days and mark to the close; the benchmark holds
+  index units whose weights drift with prices and reset on the first trading day of each month.
 
 Everything is drawn from one `numpy.random.Generator` seeded by (seed, trade_date): the same
-config and date give bit-identical frames. No Python loop runs over rows.
+config, date and opening state give bit-identical frames. No Python loop runs over rows.
 """
 
 from __future__ import annotations
@@ -29,6 +36,14 @@ from analytics_platform.contracts import TS
 from analytics_platform.events import contracts as event_contracts
 from analytics_platform.events.catalog import EventSpec
 from analytics_platform.marketdata.derived_events import derived_events
+from analytics_platform.marketdata.market_state import (
+    REGIMES,
+    SYMBOL_STATE_SCHEMA,
+    MarketState,
+    PORTFOLIO_STATE_SCHEMA,
+    genesis_state,
+    positions_frame,
+)
 
 NS = 1_000_000_000
 SESSION_NS = int(SESSION_SECONDS * NS)
@@ -63,9 +78,39 @@ URGENCY_IMPACT_MULT = {"LOW": 0.7, "MEDIUM": 1.0, "HIGH": 1.4}
 # Fees in $/share: positive = paid, negative = rebate.
 FEE_PER_SHARE = {"REMOVE": 0.0030, "ADD": -0.0020, "DARK": 0.0010}
 IMPACT_COEFFICIENT = 0.8  # Y in  cost = Y * sigma * sqrt(Q / ADV)
-PERMANENT_SHARE = 0.4  # share of the sqrt impact that is permanent
-ADD_SPREAD_CAPTURE = 0.3  # passive fills earn this share of the half-spread
-FILL_NOISE_BPS = 2.0
+PERMANENT_SHARE = 0.4  # share of the sqrt impact that is permanent (gamma)
+# Transient impact: each fill of q shares moves the mid by
+# s * TRANSIENT_COEFFICIENT * sigma * sqrt(q / ADV) * urgency multiplier, decaying as
+# exp(-elapsed / TRANSIENT_DECAY_S) (an exponential propagator). Aggressive fills pay half of
+# their own jump (walking the book); every fill's jump shows in the quotes after it.
+TRANSIENT_COEFFICIENT = 0.5
+TRANSIENT_DECAY_S = 180.0
+FILL_NOISE_BPS = 1.0
+# Where fills sit against the NBBO, in bps of the mid (positive = toward the mid): marketable
+# orders also meet hidden and midpoint liquidity; passive orders rest pegged slightly inside.
+INSIDE_OFFSET_BPS = {"REMOVE": 2.5, "ADD": 1.0}
+
+# Market model across days.
+REGIME_TRANSITIONS = {  # daily Markov chain over market regimes
+    "CALM": {"CALM": 0.93, "NORMAL": 0.07, "STRESSED": 0.0},
+    "NORMAL": {"CALM": 0.05, "NORMAL": 0.90, "STRESSED": 0.05},
+    "STRESSED": {"CALM": 0.0, "NORMAL": 0.15, "STRESSED": 0.85},
+}
+REGIME_VOL_MULT = {"CALM": 0.7, "NORMAL": 1.0, "STRESSED": 1.8}
+REGIME_LIQUIDITY_MULT = {"CALM": 1.15, "NORMAL": 1.0, "STRESSED": 0.7}  # day volume
+REGIME_SPREAD_MULT = {"CALM": 0.85, "NORMAL": 1.0, "STRESSED": 1.5}
+MARKET_FACTOR_VOL = 0.010  # daily std of the market factor (NORMAL regime)
+SECTOR_FACTOR_VOL = 0.006  # daily std of each sector factor
+OVERNIGHT_VOL_SHARE = 0.35  # overnight std as a share of the session's std
+GARCH_ALPHA, GARCH_BETA = 0.08, 0.90  # idiosyncratic variance: h' = w + a*e^2 + b*h
+DAY_VOLUME_NOISE = 0.15  # lognormal sd of a day's volume around regime-adjusted ADV
+# The firm's own estimates (its risk model and pre-trade model), deliberately imperfect.
+RISK_MODEL_DECAY = 0.94  # EWMA of squared close-to-close returns
+ADV_DECAY = 0.9  # EWMA of daily volume
+PRETRADE_IMPACT_COEFFICIENT = 0.7  # the firm's calibration of Y (the truth is 0.8)
+PRETRADE_ERROR = 0.2  # lognormal sd of each assessment's error
+BENCHMARK_ID = "US_EQ_BENCH"
+SESSION_GRID = 23_400  # factor paths are sampled every second and interpolated
 TAPE_VENUES = ("ARCX", "BATS", "FINRA", "IEXG", "XNAS", "XNYS")  # sorted: codes index it
 TAPE_VENUES_SORTED = np.array(TAPE_VENUES)
 
@@ -119,11 +164,17 @@ class SimulatedDay:
     portfolio_performance: pl.DataFrame
     sentiment: pl.DataFrame
     technical_indicators: pl.DataFrame
+    portfolio_rebalances: pl.DataFrame
     # Further events derived from the above (analytics_platform.marketdata.derived_events).
     derived: dict[str, pl.DataFrame]
+    # The world before the open and after the close (the next day starts from `closing`).
+    opening: MarketState
+    closing: MarketState
     # Not observable in production: the generating components, for validation only.
     ground_truth_fills: pl.DataFrame
+    ground_truth_orders: pl.DataFrame
     ground_truth_decisions: pl.DataFrame
+    ground_truth_market: pl.DataFrame
 
     @property
     def trading_events(self) -> list[tuple[EventSpec, pl.DataFrame]]:
@@ -135,6 +186,7 @@ class SimulatedDay:
             "raw/positions": self.positions,
             "raw/benchmark_weights": self.benchmark_weights,
             "raw/portfolio_performance": self.portfolio_performance,
+            "raw/portfolio_rebalances": self.portfolio_rebalances,
             "raw/sentiment": self.sentiment,
             "raw/technical_indicators": self.technical_indicators,
             **self.derived,
@@ -237,6 +289,9 @@ def _instruments(cfg: SimulationConfig) -> pl.DataFrame:
     spread_bps = np.clip(
         np.exp(rng.normal(np.log(4.0), 0.4, cfg.n_symbols)) * (3e6 / adv) ** 0.25, 1.0, 60.0
     )
+    beta = rng.uniform(0.6, 1.4, cfg.n_symbols)
+    # Daily turnover 0.3-1.5 % of the float: shares outstanding for the cap-based benchmark.
+    shares_outstanding = (adv / rng.uniform(0.003, 0.015, cfg.n_symbols)).round(-3)
     return pl.DataFrame(
         {
             "symbol": symbols,
@@ -246,6 +301,8 @@ def _instruments(cfg: SimulationConfig) -> pl.DataFrame:
             "adv": adv.astype(np.int64),
             "tick_size": np.full(cfg.n_symbols, 0.01),
             "spread_bps": spread_bps,
+            "beta": beta,
+            "shares_outstanding": shares_outstanding.astype(np.int64),
         }
     ).sort("symbol")
 
@@ -340,37 +397,118 @@ def _split_fills(rng, cfg: SimulationConfig, dec: _Decisions, orders: _Orders):
     return order_idx[keep], t[keep], qty[keep]
 
 
-def _efficient_log_price(
-    rng, keys: np.ndarray, sigma_per_sqrt_ns: np.ndarray, log_open: np.ndarray, sym: np.ndarray
-) -> np.ndarray:
-    """Brownian log-price at sorted per-symbol event keys (sym high bits, ns since open)."""
+def _brownian(rng, keys: np.ndarray, sigma_per_sqrt_ns: np.ndarray, sym: np.ndarray) -> np.ndarray:
+    """Per-symbol Brownian path (0 at the open) at sorted per-symbol keys (sym | ns since open)."""
     t = keys % _KEY_SHIFT
     start = _group_start(sym)
     first = np.arange(len(keys)) == start
     dt_ns = np.where(first, t, t - np.r_[0, t[:-1]])
     steps = rng.standard_normal(len(keys)) * np.sqrt(dt_ns) * sigma_per_sqrt_ns[sym]
     walk = np.cumsum(steps)
-    return log_open[sym] + walk - np.r_[0.0, walk][start]
+    return walk - np.r_[0.0, walk][start]
 
 
-def simulate_day(trade_date: dt.date, cfg: SimulationConfig | None = None) -> SimulatedDay:
-    """Simulate one trading day. Deterministic in (cfg, trade_date)."""
+def _factor_paths(rng, n_paths: int) -> np.ndarray:
+    """Standard Brownian paths over the session (W(1) ~ N(0, 1)) on a one-second grid."""
+    steps = rng.standard_normal((n_paths, SESSION_GRID)) / np.sqrt(SESSION_GRID)
+    return np.concatenate([np.zeros((n_paths, 1)), np.cumsum(steps, axis=1)], axis=1)
+
+
+def _path_at(paths: np.ndarray, rows: np.ndarray | int, t_ns: np.ndarray) -> np.ndarray:
+    """Factor paths at ns offsets, linearly interpolated between grid seconds."""
+    x = t_ns / SESSION_NS * SESSION_GRID
+    i = np.minimum(x.astype(np.int64), SESSION_GRID - 1)
+    frac = x - i
+    return paths[rows, i] * (1 - frac) + paths[rows, i + 1] * frac
+
+
+def _decayed_sums_before(
+    event_keys: np.ndarray, jumps: np.ndarray, query_keys: np.ndarray, decay_ns: float
+) -> np.ndarray:
+    """Per group (the key's high bits): sum of jump * exp(-(t_query - t_event) / decay) over the
+    group's events strictly before each query. `event_keys` sorted.
+
+    The exponential kernel factorises, so one cumulative sum per group suffices. It is taken per
+    group (never across groups): exp(t / decay) reaches ~1e57 at the close for a 180 s decay, and
+    a running sum across groups would swamp a later group's small terms.
+    """
+    if not len(event_keys):
+        return np.zeros(len(query_keys))
+    group = event_keys // _KEY_SHIFT
+    scaled = (
+        pl.DataFrame({"g": group, "w": jumps * np.exp((event_keys % _KEY_SHIFT) / decay_ns)})
+        .select(pl.col("w").cum_sum().over("g"))
+        .to_series()
+        .to_numpy()
+    )
+    idx = np.searchsorted(event_keys, query_keys, side="left") - 1
+    safe = np.maximum(idx, 0)
+    same = (idx >= 0) & (group[safe] == query_keys // _KEY_SHIFT)
+    return np.where(same, scaled[safe] * np.exp(-(query_keys % _KEY_SHIFT) / decay_ns), 0.0)
+
+
+def _cumsum_in_groups(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Inclusive running sum within each run of equal (sorted) group ids."""
+    total = np.cumsum(values)
+    return total - np.r_[0.0, total][_group_start(groups)]
+
+
+def _next_regime(rng, regime: str) -> str:
+    row = REGIME_TRANSITIONS[regime]
+    return str(_choice(rng, row, 1)[0])
+
+
+def portfolio_ids(cfg: SimulationConfig) -> list[str]:
+    """One portfolio per strategy, sorted."""
+    return sorted(f"PF_{s}" for s in cfg.strategies)
+
+
+def simulate_day(
+    trade_date: dt.date, cfg: SimulationConfig | None = None, opening: MarketState | None = None
+) -> SimulatedDay:
+    """Simulate one trading day from the previous close's state (default: the world's genesis).
+
+    Deterministic in (cfg, trade_date, opening).
+    """
     cfg = cfg or SimulationConfig()
     sess = session(trade_date)
-    rng = _day_rng(cfg.seed, trade_date)
     inst = _instruments(cfg)
+    portfolios = portfolio_ids(cfg)
+    opening = opening or genesis_state(inst, portfolios, cfg.seed)
+    if opening.trade_date is not None and opening.trade_date >= trade_date:
+        raise ValueError(f"the state after {opening.trade_date} cannot open {trade_date}")
+    if opening.symbols["symbol"].to_list() != inst["symbol"].to_list():
+        raise ValueError("the opening state belongs to another universe (seed or n_symbols)")
+    rng = _day_rng(cfg.seed, trade_date)
     n_sym = inst.height
     symbols = inst["symbol"].to_numpy()
-    adv = inst["adv"].to_numpy().astype(float)
-    sigma = inst["daily_vol"].to_numpy()
+    state = opening.symbols
     tick = inst["tick_size"].to_numpy()
-    base_half_spread_bps = inst["spread_bps"].to_numpy() / 2
-    open_px = inst["reference_px"].to_numpy() * np.exp(rng.normal(0, 0.05, n_sym))
-    sigma_per_sqrt_ns = sigma / np.sqrt(SESSION_NS)
+    beta = inst["beta"].to_numpy()
+    sector_idx = np.searchsorted(np.array(SECTORS), inst["sector"].to_numpy())
 
-    # --- the firm's decisions, parent orders and child fill schedule -------------------------
-    dec = _draw_decisions(rng, cfg, adv)
-    orders = _draw_orders(rng, cfg, dec, adv)
+    # --- the day's market: regime, volatilities, liquidity, overnight gap ---------------------
+    regime = _next_regime(rng, opening.regime)
+    vol_mult = REGIME_VOL_MULT[regime]
+    idio_vol = np.sqrt(state["variance"].to_numpy()) * vol_mult
+    market_vol, sector_vol = MARKET_FACTOR_VOL * vol_mult, SECTOR_FACTOR_VOL * vol_mult
+    total_vol = np.sqrt((beta * market_vol) ** 2 + sector_vol**2 + idio_vol**2)
+    adv = (
+        inst["adv"].to_numpy()
+        * REGIME_LIQUIDITY_MULT[regime]
+        * rng.lognormal(0, DAY_VOLUME_NOISE, n_sym)
+    )
+    est_adv = state["est_adv"].to_numpy()
+    base_half_spread_bps = inst["spread_bps"].to_numpy() / 2 * REGIME_SPREAD_MULT[regime]
+    on_market = rng.normal(0, OVERNIGHT_VOL_SHARE * market_vol)
+    on_sector = rng.normal(0, OVERNIGHT_VOL_SHARE * sector_vol, len(SECTORS))
+    on_idio = rng.normal(0, OVERNIGHT_VOL_SHARE, n_sym) * idio_vol
+    overnight = beta * on_market + on_sector[sector_idx] + on_idio
+    log_open = state["close_log_px"].to_numpy() + overnight + state["pending_alpha_log"].to_numpy()
+
+    # --- the firm's decisions, parent orders and child fill schedule (sized on its estimates) -
+    dec = _draw_decisions(rng, cfg, est_adv)
+    orders = _draw_orders(rng, cfg, dec, est_adv)
     f_order, f_t, f_qty = _split_fills(rng, cfg, dec, orders)
     f_sym = dec.sym[f_order]
     f_side = dec.side[f_order]
@@ -386,15 +524,18 @@ def simulate_day(trade_date: dt.date, cfg: SimulationConfig | None = None) -> Si
     q_sym, q_t = quote_keys // _KEY_SHIFT, quote_keys % _KEY_SHIFT
     q_u = q_t / SESSION_NS
 
-    # --- one Brownian path per symbol over quote and fill times -------------------------------
-    # Quote keys are already sorted, so the stable (merge) sort only has to place the fills.
-    keys = np.r_[quote_keys, f_sym * _KEY_SHIFT + f_t]
+    # --- the exogenous log price (factors, idiosyncratic path, alpha) at quotes, fills, close --
+    fill_keys = f_sym * _KEY_SHIFT + f_t
+    close_keys = np.arange(n_sym, dtype=np.int64) * _KEY_SHIFT + SESSION_NS
+    keys = np.r_[quote_keys, fill_keys, close_keys]
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
-    sorted_sym = sorted_keys // _KEY_SHIFT
-    sorted_log = _efficient_log_price(
-        rng, sorted_keys, sigma_per_sqrt_ns, np.log(open_px), sorted_sym
-    )
+    sorted_sym, sorted_t = sorted_keys // _KEY_SHIFT, sorted_keys % _KEY_SHIFT
+    idio_walk = _brownian(rng, sorted_keys, idio_vol / np.sqrt(SESSION_NS), sorted_sym)
+    paths = _factor_paths(rng, 1 + len(SECTORS))  # row 0: market, rows 1..: sectors
+    factor_move = beta[sorted_sym] * market_vol * _path_at(
+        paths, 0, sorted_t
+    ) + sector_vol * _path_at(paths, 1 + sector_idx[sorted_sym], sorted_t)
 
     # Alpha ramps: each decision moves the log price by s*alpha linearly over its horizon.
     slope = dec.side * dec.true_alpha_bps / 1e4 / (dec.horizon_s * NS)
@@ -406,116 +547,176 @@ def simulate_day(trade_date: dt.date, cfg: SimulationConfig | None = None) -> Si
     kink_keys, kink_slope = kink_keys[kink_order], kink_slope[kink_order]
     kink_t = (kink_keys % _KEY_SHIFT).astype(float)
     slope_prefix, intercept_prefix = _prefix(kink_slope), _prefix(kink_slope * kink_t)
-
-    def alpha_at(query_keys: np.ndarray) -> np.ndarray:
-        qt = (query_keys % _KEY_SHIFT).astype(float)
-        slopes, intercepts = _sums_before(kink_keys, query_keys, slope_prefix, intercept_prefix)
-        return qt * slopes - intercepts
-
-    # Permanent impact: concave in cumulative executed quantity, applied strictly after a fill.
-    f_adv = adv[f_sym]
-    cum_qty = np.cumsum(f_qty) - np.repeat(
-        np.r_[0, np.cumsum(np.bincount(f_order, weights=f_qty, minlength=len(dec.t)))[:-1]],
-        np.bincount(f_order, minlength=len(dec.t)),
+    slopes, intercepts = _sums_before(kink_keys, sorted_keys, slope_prefix, intercept_prefix)
+    exogenous = np.empty(len(keys))
+    exogenous[order] = (
+        log_open[sorted_sym] + factor_move + idio_walk + sorted_t.astype(float) * slopes - intercepts
     )
-    perm_log = (
-        f_side
-        * PERMANENT_SHARE
-        * IMPACT_COEFFICIENT
-        * sigma[f_sym]
-        * (np.sqrt(cum_qty / f_adv) - np.sqrt((cum_qty - f_qty) / f_adv))
+    n_q, n_fill = len(quote_keys), len(fill_keys)
+    exo_q, exo_f, exo_close = (
+        exogenous[:n_q],
+        exogenous[n_q : n_q + n_fill],
+        exogenous[n_q + n_fill :],
     )
-    fill_keys = f_sym * _KEY_SHIFT + f_t
-    impact_order = np.argsort(fill_keys, kind="stable")
-    impact_keys, impact_prefix = fill_keys[impact_order], _prefix(perm_log[impact_order])
 
-    def permanent_at(query_keys: np.ndarray) -> np.ndarray:
-        return _sums_before(impact_keys, query_keys, impact_prefix)[0]
-
-    log_mid = np.empty(len(keys))
-    log_mid[order] = sorted_log + alpha_at(sorted_keys) + permanent_at(sorted_keys)
-    q_mid, f_mid = np.exp(log_mid[: len(q_t)]), np.exp(log_mid[len(q_t) :])
-
-    # --- quotes: noisy centre, U-shaped spread snapped outward to the tick --------------------
+    # --- noise of quotes and fills, drawn once (both pricing passes below share it) -----------
     q_half_bps = (
         base_half_spread_bps[q_sym]
         * (1 + 1.5 * (2 * q_u - 1) ** 2)
-        * rng.lognormal(0, 0.25, len(q_t))
+        * rng.lognormal(0, 0.25, n_q)
     )
-    centre = q_mid * (1 + rng.normal(0, 0.15, len(q_t)) * q_half_bps / 1e4)
-    half = q_mid * q_half_bps / 1e4
+    centre_noise = rng.normal(0, 0.15, n_q)
     q_tick = tick[q_sym]
-    bid = np.floor((centre - half) / q_tick) * q_tick
-    ask = np.maximum(np.ceil((centre + half) / q_tick) * q_tick, bid + q_tick)
-    glitch = rng.uniform(size=len(q_t)) < cfg.glitch_rate
-    bid, ask = np.where(glitch, ask + q_tick, bid), np.where(glitch, bid, ask)
+    glitch = rng.uniform(size=n_q) < cfg.glitch_rate
     depth_lots = np.maximum(1, adv / 2e4)  # mean displayed size in round lots, per symbol
     bid_sz = (np.ceil(rng.exponential(depth_lots[q_sym])) * 100).astype(np.int64)
     ask_sz = (np.ceil(rng.exponential(depth_lots[q_sym])) * 100).astype(np.int64)
+    clean_idx = np.flatnonzero(~glitch)
+    clean_keys = quote_keys[clean_idx]
 
     def prevailing_quote(query_keys: np.ndarray) -> np.ndarray:
-        """Index of the last quote of the same symbol strictly before each key, or -1."""
-        idx = np.searchsorted(quote_keys, query_keys, side="left") - 1
-        same = (idx >= 0) & (q_sym[np.maximum(idx, 0)] == query_keys // _KEY_SHIFT)
-        return np.where(same, idx, -1)
+        """Index of the last non-glitch quote of the same symbol strictly before each key, or -1."""
+        i = np.searchsorted(clean_keys, query_keys, side="left") - 1
+        idx = clean_idx[np.maximum(i, 0)]
+        return np.where((i >= 0) & (q_sym[idx] == query_keys // _KEY_SHIFT), idx, -1)
 
-    # --- fills: price from the ground-truth cost model ----------------------------------------
-    n_fill = len(f_t)
+    def make_quotes(log_mid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Noisy centre, U-shaped half-spread snapped outward to the tick, glitches crossed."""
+        q_mid = np.exp(log_mid)
+        centre = q_mid * (1 + centre_noise * q_half_bps / 1e4)
+        half = q_mid * q_half_bps / 1e4
+        bid = np.floor((centre - half) / q_tick) * q_tick
+        ask = np.maximum(np.ceil((centre + half) / q_tick) * q_tick, bid + q_tick)
+        return np.where(glitch, ask + q_tick, bid), np.where(glitch, bid, ask)
+
     venue = _choice(rng, VENUE_SHARE, n_fill)
     liquidity = np.where(
         venue == "DARK", "ADD", np.where(rng.uniform(size=n_fill) < 0.6, "REMOVE", "ADD")
     )
-    f_u = f_t / SESSION_NS
-    f_half_bps = base_half_spread_bps[f_sym] * (1 + 1.5 * (2 * f_u - 1) ** 2)
-    spread_term = np.where(
-        venue == "DARK", 0.0, np.where(liquidity == "REMOVE", 1.0, -ADD_SPREAD_CAPTURE) * f_half_bps
+    effects_bps = (
+        _lookup(VENUE_EFFECT_BPS, venue)
+        + _lookup(ALGO_EFFECT_BPS, orders.algo[f_order])
+        + _lookup(BROKER_EFFECT_BPS, orders.broker[f_order])
     )
-    order_q_over_adv = dec.quantity[f_order] / f_adv
-    temp_bps = (
-        (1 - PERMANENT_SHARE)
-        * IMPACT_COEFFICIENT
-        * sigma[f_sym]
-        * 1e4
-        * np.sqrt(order_q_over_adv)
-        * _lookup(URGENCY_IMPACT_MULT, orders.urgency[f_order])
-    )
-    venue_bps = _lookup(VENUE_EFFECT_BPS, venue)
-    algo_bps = _lookup(ALGO_EFFECT_BPS, orders.algo[f_order])
-    broker_bps = _lookup(BROKER_EFFECT_BPS, orders.broker[f_order])
     noise_bps = rng.normal(0, FILL_NOISE_BPS, n_fill)
-    cost_bps = spread_term + temp_bps + venue_bps + algo_bps + broker_bps + noise_bps
-    f_price = np.round(f_mid * (1 + f_side * cost_bps / 1e4), 4)
+    f_half_bps = base_half_spread_bps[f_sym] * (1 + 1.5 * (2 * f_t / SESSION_NS - 1) ** 2)
+    f_vol, f_adv = total_vol[f_sym], adv[f_sym]
+    urgency_mult = _lookup(URGENCY_IMPACT_MULT, orders.urgency[f_order])
+    fill_sort = np.argsort(fill_keys, kind="stable")
+    own_keys = f_order * _KEY_SHIFT + f_t  # fills arrive sorted by (order, time)
+    decay_ns = TRANSIENT_DECAY_S * NS
+
+    def impact(kept: np.ndarray):
+        """Permanent increments and transient jumps of the kept fills; both at every key."""
+        q = np.where(kept, f_qty, 0)
+        cum = _cumsum_in_groups(q.astype(float), f_order)
+        perm = (
+            f_side
+            * PERMANENT_SHARE
+            * IMPACT_COEFFICIENT
+            * f_vol
+            * (np.sqrt(cum / f_adv) - np.sqrt((cum - q) / f_adv))
+        )
+        jump = f_side * TRANSIENT_COEFFICIENT * f_vol * np.sqrt(q / f_adv) * urgency_mult
+        sorted_fill_keys = fill_keys[fill_sort]
+        perm_at = np.empty(len(keys))
+        trans_at = np.empty(len(keys))
+        perm_at[order] = _sums_before(sorted_fill_keys, sorted_keys, _prefix(perm[fill_sort]))[0]
+        trans_at[order] = _decayed_sums_before(
+            sorted_fill_keys, jump[fill_sort], sorted_keys, decay_ns
+        )
+        return perm, jump, perm_at, trans_at
+
+    def price_fills(bid, ask, log_mid_f, jump):
+        """Fill prices from the prevailing NBBO; the terms in bps of its mid (positive = cost)."""
+        pq = prevailing_quote(fill_keys)
+        has = pq >= 0
+        eff = np.exp(log_mid_f)  # no quote yet: a model quote around the efficient price
+        fb = np.where(has, bid[np.maximum(pq, 0)], eff * (1 - f_half_bps / 1e4))
+        fa = np.where(has, ask[np.maximum(pq, 0)], eff * (1 + f_half_bps / 1e4))
+        mid = (fb + fa) / 2
+        near, far = np.where(f_side > 0, fb, fa), np.where(f_side > 0, fa, fb)
+        side_px = np.where(venue == "DARK", mid, np.where(liquidity == "REMOVE", far, near))
+        spread_bps = f_side * (side_px - mid) / mid * 1e4
+        # An aggressive fill larger than the displayed far side walks the book: it pays half of
+        # its own jump on the share beyond the displayed size.
+        shown = np.where(f_side > 0, ask_sz[np.maximum(pq, 0)], bid_sz[np.maximum(pq, 0)])
+        walk = np.clip(1 - np.where(has, shown, 0) / f_qty, 0.0, 1.0)
+        own_bps = np.where(liquidity == "REMOVE", 0.5 * np.abs(jump) * 1e4 * walk, 0.0)
+        inside_bps = np.select(
+            [venue == "DARK", liquidity == "REMOVE"],
+            [0.0, -INSIDE_OFFSET_BPS["REMOVE"]],
+            INSIDE_OFFSET_BPS["ADD"],
+        )
+        cost_bps = spread_bps + own_bps + inside_bps + effects_bps + noise_bps
+        price = mid * (1 + f_side * cost_bps / 1e4)
+        return mid, spread_bps, own_bps, inside_bps, cost_bps, price
+
+    def decision_prices(bid, ask):
+        """The quoted mid in force at each decision (the open if no quote precedes it)."""
+        dq = prevailing_quote(dec.sym * _KEY_SHIFT + dec.t)
+        quoted = (bid[np.maximum(dq, 0)] + ask[np.maximum(dq, 0)]) / 2
+        return np.where(dq >= 0, quoted, np.exp(log_open[dec.sym])).round(4)
+
+    def limit_prices(decision_px):
+        limit = decision_px * (1 + dec.side * orders.limit_bps / 1e4)
+        return np.where(orders.is_limit, np.round(limit, 2), np.nan)
+
+    # Pass 1 with every scheduled fill: limit orders stop filling once a fill would go through
+    # the limit. Pass 2 prices the kept fills with only their own impact; a kept fill that still
+    # crosses its limit fills at the limit.
+    _, jump1, perm_at1, trans_at1 = impact(np.ones(n_fill, dtype=bool))
+    bid, ask = make_quotes(exo_q + perm_at1[:n_q] + trans_at1[:n_q])
+    log_mid_f1 = exo_f + perm_at1[n_q : n_q + n_fill] + trans_at1[n_q : n_q + n_fill]
+    price1 = price_fills(bid, ask, log_mid_f1, jump1)[-1]
+    limit1 = limit_prices(decision_prices(bid, ask))[f_order]
+    keep = ~(orders.is_limit[f_order] & (f_side * (price1 - limit1) > 0))
+
+    perm, jump, perm_at, trans_at = impact(keep)
+    log_mid_q = exo_q + perm_at[:n_q] + trans_at[:n_q]
+    bid, ask = make_quotes(log_mid_q)
+    log_mid_f = exo_f + perm_at[n_q : n_q + n_fill] + trans_at[n_q : n_q + n_fill]
+    quoted_mid, spread_bps, own_bps, inside_bps, cost_bps, raw_price = price_fills(
+        bid, ask, log_mid_f, jump
+    )
+    decision_px = decision_prices(bid, ask)
+    limit_px = limit_prices(decision_px)
+    f_limit = limit_px[f_order]
+    clipped = orders.is_limit[f_order] & (f_side * (raw_price - f_limit) > 0)
+    f_price = np.round(np.where(clipped, f_limit, raw_price), 4)
+    clip_bps = f_side * (np.where(clipped, f_limit, raw_price) - raw_price) / quoted_mid * 1e4
     fee_rate = np.where(venue == "DARK", FEE_PER_SHARE["DARK"], _lookup(FEE_PER_SHARE, liquidity))
     fee = np.round(fee_rate * f_qty, 4)
 
-    # Decision price: the quoted mid in force at the decision (the efficient one if none yet).
-    dec_keys = dec.sym * _KEY_SHIFT + dec.t
-    dq = prevailing_quote(dec_keys)
-    dec_eff = np.exp(
-        np.log(open_px[dec.sym]) + alpha_at(dec_keys) + permanent_at(dec_keys)
-    )  # only used when no quote precedes the decision
-    decision_px = np.where(dq >= 0, (bid[dq] + ask[dq]) / 2, dec_eff).round(4)
-
-    # Limit orders stop filling once the fill price is through the limit.
-    limit_px = np.where(
-        orders.is_limit, decision_px * (1 + dec.side * orders.limit_bps / 1e4), np.nan
+    # Ground truth per fill: the firm's own impact on its own price (temporary: the decayed jumps
+    # of the order's earlier fills plus half its own for aggressive fills; permanent: the order's
+    # earlier increments), in bps of the quoted mid at the fill; positive = cost.
+    own_sorted = np.argsort(own_keys, kind="stable")
+    own_transient = np.empty(n_fill)
+    own_transient[own_sorted] = _decayed_sums_before(
+        own_keys[own_sorted], jump[own_sorted], own_keys[own_sorted], decay_ns
     )
-    limit_px = np.where(orders.is_limit, np.round(limit_px, 2), np.nan)
-    through = orders.is_limit[f_order] & (f_side * (f_price - limit_px[f_order]) > 0)
-    keep = ~through
+    own_permanent = _cumsum_in_groups(perm, f_order) - perm
+    truth_parts = {
+        "quoted_mid": quoted_mid,
+        "efficient_mid": np.exp(log_mid_f),
+        "spread_bps": spread_bps,
+        "temporary_impact_bps": f_side * own_transient * 1e4 + own_bps,
+        "permanent_impact_bps": f_side * own_permanent * 1e4,
+        "own_fill_impact_bps": own_bps,
+        "inside_offset_bps": inside_bps,
+        "transient_jump_bps": f_side * jump * 1e4,
+        "permanent_increment_bps": f_side * perm * 1e4,
+        "venue_effect_bps": _lookup(VENUE_EFFECT_BPS, venue),
+        "algo_effect_bps": _lookup(ALGO_EFFECT_BPS, orders.algo[f_order]),
+        "broker_effect_bps": _lookup(BROKER_EFFECT_BPS, orders.broker[f_order]),
+        "noise_bps": noise_bps,
+        "limit_clip_bps": clip_bps,
+        "cost_vs_quoted_mid_bps": cost_bps + clip_bps,
+    }
+    truth_parts = {name: values[keep] for name, values in truth_parts.items()}
     f_order, f_t, f_qty, f_sym, f_side = (a[keep] for a in (f_order, f_t, f_qty, f_sym, f_side))
     f_price, fee, venue, liquidity = f_price[keep], fee[keep], venue[keep], liquidity[keep]
-    truth_parts = {
-        "spread_bps": spread_term[keep],
-        "temporary_impact_bps": temp_bps[keep],
-        "venue_effect_bps": venue_bps[keep],
-        "algo_effect_bps": algo_bps[keep],
-        "broker_effect_bps": broker_bps[keep],
-        "noise_bps": noise_bps[keep],
-        "total_cost_vs_efficient_mid_bps": cost_bps[keep],
-        "efficient_mid": f_mid[keep],
-        "permanent_impact_bps": perm_log[keep] * f_side * 1e4,
-    }
 
     # --- tape: prints at the prevailing quote, sized to the day's volume, plus our fills -------
     n_prints = int(cfg.trades_per_quote * cfg.n_quotes)
@@ -570,6 +771,28 @@ def simulate_day(trade_date: dt.date, cfg: SimulationConfig | None = None) -> Si
         }
     )
 
+    # --- the close: marks, the efficient price the next day opens from, the state update ------
+    cq = prevailing_quote(close_keys)
+    close_log_px = exo_close + perm_at[n_q + n_fill :]  # the transient dissipates overnight
+    close_mid = np.where(
+        cq >= 0, (bid[np.maximum(cq, 0)] + ask[np.maximum(cq, 0)]) / 2, np.exp(close_log_px)
+    ).round(4)
+    elapsed_share = np.minimum(1.0, (SESSION_NS - dec.t) / (dec.horizon_s * NS))
+    pending_alpha = np.bincount(
+        dec.sym,
+        weights=dec.side * dec.true_alpha_bps / 1e4 * (1 - elapsed_share),
+        minlength=n_sym,
+    )
+    idio_return = on_idio + idio_walk[np.searchsorted(sorted_keys, close_keys)]
+    daily_variance = inst["daily_vol"].to_numpy() ** 2
+    next_variance = (
+        (1 - GARCH_ALPHA - GARCH_BETA) * daily_variance
+        + GARCH_ALPHA * (idio_return / vol_mult) ** 2
+        + GARCH_BETA * state["variance"].to_numpy()
+    )
+    close_return = np.log(close_mid / state["close_mid"].to_numpy())
+    traded_volume = np.bincount(tape["sym"].to_numpy(), weights=tape["size"].to_numpy(), minlength=n_sym)
+
     frames = _assemble(
         trade_date=trade_date,
         open_ns=sess.open_ns,
@@ -606,29 +829,88 @@ def simulate_day(trade_date: dt.date, cfg: SimulationConfig | None = None) -> Si
             liquidity=liquidity,
         ),
         truth=truth_parts,
+        alpha_to_close_bps=dec.true_alpha_bps * elapsed_share,
     )
-    context = _assemble_context(
-        rng=rng,
+    portfolio = _portfolio_day(
         cfg=cfg,
         trade_date=trade_date,
-        open_ns=sess.open_ns,
+        sess=sess,
         inst=inst,
-        quotes=frames["quotes"],
+        opening=opening,
+        close_mid=close_mid,
+        decisions=trading["decisions"],
+        orders=trading["orders"],
+        executions=trading["executions"],
+    )
+    closing = MarketState(
+        trade_date=trade_date,
+        regime=regime,
+        symbols=pl.DataFrame(
+            {
+                "symbol": symbols,
+                "close_log_px": close_log_px,
+                "close_mid": close_mid,
+                "variance": next_variance,
+                "pending_alpha_log": pending_alpha,
+                "est_variance": RISK_MODEL_DECAY * state["est_variance"].to_numpy()
+                + (1 - RISK_MODEL_DECAY) * close_return**2,
+                "est_adv": ADV_DECAY * est_adv + (1 - ADV_DECAY) * traded_volume,
+                "benchmark_units": portfolio.pop("benchmark_units"),
+            },
+            schema=SYMBOL_STATE_SCHEMA,
+        ),
+        positions=portfolio.pop("closing_positions"),
+        portfolios=portfolio.pop("closing_portfolios"),
+    )
+    market_return = on_market + market_vol * paths[0, -1]
+    sector_return = on_sector + sector_vol * paths[1:, -1]
+    ground_truth_market = pl.DataFrame(
+        {
+            "symbol": symbols,
+            "regime": regime,
+            "sector": inst["sector"],
+            "beta": beta,
+            "open_log_px": log_open,
+            "close_log_px": close_log_px,
+            "close_mid": close_mid,
+            "overnight_return": overnight,
+            "market_factor_return": np.full(n_sym, market_return),
+            "sector_factor_return": sector_return[sector_idx],
+            "idiosyncratic_return": idio_return,
+            "idiosyncratic_vol": idio_vol,
+            "total_vol": total_vol,
+            "adv": adv,
+            "traded_volume": traded_volume,
+        }
+    ).with_columns(trade_date=pl.lit(trade_date, dtype=pl.Date))
+    context = _assemble_context(
+        rng=rng, cfg=cfg, trade_date=trade_date, open_ns=sess.open_ns, quotes=frames["quotes"]
     )
     derived = derived_events(
         rng=rng,
         trade_date=trade_date,
-        instruments=inst,
+        pretrade_inputs=inst.select("symbol", "spread_bps").with_columns(
+            est_vol=np.sqrt(state["est_variance"].to_numpy()), est_adv=est_adv
+        ),
         orders=trading["orders"],
         executions=trading["executions"],
         decisions=trading["decisions"],
-        positions=context["positions"],
-        portfolio_performance=context["portfolio_performance"],
+        opening_nav=portfolio["portfolio_performance"].select("portfolio_id", nav="previous_nav"),
         indicators=context["technical_indicators"],
-        impact_coefficient=IMPACT_COEFFICIENT,
+        impact_coefficient=PRETRADE_IMPACT_COEFFICIENT,
+        estimation_error=PRETRADE_ERROR,
     )
     return SimulatedDay(
-        trade_date=trade_date, instruments=inst, **frames, **trading, **context, derived=derived
+        trade_date=trade_date,
+        instruments=inst,
+        **frames,
+        **trading,
+        **context,
+        **portfolio,
+        derived=derived,
+        opening=opening,
+        closing=closing,
+        ground_truth_market=ground_truth_market,
     )
 
 
@@ -688,7 +970,8 @@ def _ids(prefix: str, trade_date: dt.date, n: int) -> pl.Series:
 
 
 def _assemble_trading(
-    *, trade_date, open_ns, symbols, dec, orders, decision_px, limit_px, fills, truth
+    *, trade_date, open_ns, symbols, dec, orders, decision_px, limit_px, fills, truth,
+    alpha_to_close_bps,
 ) -> dict[str, pl.DataFrame]:
     n = len(dec.t)
     side = np.where(dec.side > 0, "BUY", "SELL")
@@ -756,70 +1039,226 @@ def _assemble_trading(
             "fee": fills["fee"],
         }
     ).with_columns(trade_date=trade_date_col)
-    ground_truth_fills = pl.DataFrame({"exec_id": exec_id, "order_id": fill_order_id, **truth})
+    ground_truth_fills = pl.DataFrame(
+        {"exec_id": exec_id, "order_id": fill_order_id, **truth}
+    ).with_columns(trade_date=trade_date_col)
     ground_truth_decisions = pl.DataFrame(
         {
             "decision_id": decision_id,
             "true_alpha_bps": dec.true_alpha_bps,
+            # The part of the alpha ramp realised by the close (the rest moves the next open).
+            "true_alpha_to_close_bps": alpha_to_close_bps,
             "strategy_skill": _lookup(STRATEGY_SKILL, dec.strategy),
             "horizon_s": dec.horizon_s.astype(np.int64),
         }
-    )
+    ).with_columns(trade_date=trade_date_col)
     return {
         "decisions": decisions,
         "orders": orders_df,
         "executions": executions,
         "ground_truth_fills": ground_truth_fills,
+        "ground_truth_orders": _order_truth(orders_df, executions, ground_truth_fills),
         "ground_truth_decisions": ground_truth_decisions,
     }
 
 
-def _assemble_context(*, rng, cfg, trade_date, open_ns, inst, quotes) -> dict[str, pl.DataFrame]:
-    """Portfolio, benchmark, news sentiment and technical indicators of the day."""
-    n_sym = inst.height
-    symbols = inst["symbol"].to_numpy()
-    trade_date_col = pl.lit(trade_date, dtype=pl.Date)
-    portfolios = np.array([f"PF_{s}" for s in cfg.strategies])
-    nav = rng.uniform(1e8, 5e8, len(portfolios)).round(2)
-    held = rng.uniform(size=(len(portfolios), n_sym)) < 0.6
-    raw_w = np.where(held, rng.exponential(size=held.shape), 0.0)
-    weights = raw_w / np.maximum(raw_w.sum(axis=1, keepdims=True), 1e-12)
-    price = inst["reference_px"].to_numpy()
-    pf_idx, sym_idx = np.nonzero(held)
-    qty = np.round(nav[pf_idx] * weights[pf_idx, sym_idx] / price[sym_idx], -2).astype(np.int64)
-    positions = pl.DataFrame(
+def _order_truth(
+    orders: pl.DataFrame, executions: pl.DataFrame, fill_truth: pl.DataFrame
+) -> pl.DataFrame:
+    """Per parent order: the true cost split, quantity-weighted over its fills (bps, + = cost).
+
+    temporary: the order's own decaying impact on its own fills; permanent: the order's own
+    permanent impact on its later fills; spread and effects as generated. Orders without fills
+    have null costs.
+    """
+    terms = (
+        "spread_bps",
+        "inside_offset_bps",
+        "temporary_impact_bps",
+        "permanent_impact_bps",
+        "venue_effect_bps",
+        "algo_effect_bps",
+        "broker_effect_bps",
+        "noise_bps",
+        "limit_clip_bps",
+        "cost_vs_quoted_mid_bps",
+    )
+    per_order = (
+        executions.select("exec_id", "quantity")
+        .join(fill_truth, on="exec_id")
+        .group_by("order_id")
+        .agg(
+            executed_quantity=pl.col("quantity").sum(),
+            # The permanent move the order leaves in the price (sum of its increments).
+            permanent_move_bps=pl.col("permanent_increment_bps").sum(),
+            *[
+                ((pl.col(t) * pl.col("quantity")).sum() / pl.col("quantity").sum()).alias(
+                    "true_" + t.removesuffix("_bps") + "_cost_bps"
+                )
+                for t in terms
+            ],
+        )
+    )
+    return (
+        orders.select("order_id", "trade_date")
+        .join(per_order, on="order_id", how="left", maintain_order="left")
+        .with_columns(pl.col("executed_quantity").fill_null(0))
+    )
+
+
+def _portfolio_day(
+    *,
+    cfg: SimulationConfig,
+    trade_date: dt.date,
+    sess,
+    inst: pl.DataFrame,
+    opening: MarketState,
+    close_mid: np.ndarray,
+    decisions: pl.DataFrame,
+    orders: pl.DataFrame,
+    executions: pl.DataFrame,
+) -> dict:
+    """Portfolios and benchmark through one day, and the events they publish.
+
+    Positions at the close = the previous close's + the day's fills; cash moves with fills and
+    fees; NAV marks positions to the closing mid, so NAV(d) = NAV(d-1) + P&L(d) by construction.
+    The benchmark holds index units: weights drift with prices and reset to sqrt-cap targets on
+    the first trading day of each month (and a world's first day).
+    """
+    symbols = inst["symbol"].to_list()
+    portfolios = portfolio_ids(cfg)
+    prev_close = opening.symbols["close_mid"].to_numpy()
+    open_qty = opening.position_matrix(portfolios, symbols)
+    open_cash = opening.portfolio_column(portfolios, "cash")
+    exec_pf = executions.join(
+        orders.select("order_id", pf="portfolio_id"), on="order_id", maintain_order="left"
+    )
+    pf_idx = np.searchsorted(np.array(portfolios), exec_pf["pf"].to_numpy())
+    sym_idx = np.searchsorted(np.array(symbols), exec_pf["symbol"].to_numpy())
+    signed = np.where(exec_pf["side"].to_numpy() == "BUY", 1, -1) * exec_pf["quantity"].to_numpy()
+    close_qty = open_qty.copy()
+    np.add.at(close_qty, (pf_idx, sym_idx), signed)
+    flows = signed * exec_pf["price"].to_numpy() + exec_pf["fee"].to_numpy()
+    n_pf = len(portfolios)
+    close_cash = open_cash - np.bincount(pf_idx, weights=flows, minlength=n_pf)
+    fees = np.bincount(pf_idx, weights=exec_pf["fee"].to_numpy(), minlength=n_pf)
+    open_nav = open_cash + open_qty @ prev_close
+    close_nav = close_cash + close_qty @ close_mid
+
+    td = pl.lit(trade_date, dtype=pl.Date)
+    open_ts, close_ts = pl.lit(sess.open_ns).cast(TS), pl.lit(sess.close_ns).cast(TS)
+
+    def snapshot(quantity: np.ndarray, price: np.ndarray, label: str, ts) -> pl.DataFrame:
+        return (
+            positions_frame(quantity, portfolios, symbols)
+            .join(pl.DataFrame({"symbol": symbols, "price": price}), on="symbol")
+            .with_columns(
+                position_id=pl.col("portfolio_id")
+                + "|"
+                + pl.col("symbol")
+                + f"|{trade_date.isoformat()}|{label}",
+                as_of_ts=ts,
+                market_value=pl.col("quantity") * pl.col("price"),
+                snapshot=pl.lit(label),
+                trade_date=td,
+            )
+        )
+
+    positions = pl.concat(
+        [
+            snapshot(open_qty, prev_close, "OPEN", open_ts),
+            snapshot(close_qty, close_mid, "CLOSE", close_ts),
+        ]
+    )
+    portfolio_performance = pl.DataFrame(
         {
-            "portfolio_id": portfolios[pf_idx],
-            "symbol": symbols[sym_idx],
-            "quantity": qty,
-            "price": price[sym_idx],
+            "portfolio_id": portfolios,
+            "benchmark_id": BENCHMARK_ID,
+            "nav": close_nav,
+            "previous_nav": open_nav,
+            "pnl": close_nav - open_nav,
+            "cash": close_cash,
+            "fees": fees,
         }
     ).with_columns(
-        position_id=pl.col("portfolio_id") + "|" + pl.col("symbol") + f"|{trade_date.isoformat()}",
-        as_of_ts=pl.lit(open_ns).cast(TS),
-        market_value=pl.col("quantity") * pl.col("price"),
-        trade_date=trade_date_col,
+        performance_id=pl.col("portfolio_id") + f"|{trade_date.isoformat()}",
+        ts=close_ts,
+        trade_date=td,
     )
-    cap = price * inst["adv"].to_numpy()
+
+    units = opening.symbols["benchmark_units"].to_numpy()
+    rebalance = opening.trade_date is None or opening.trade_date.month != trade_date.month
+    if rebalance:
+        target = np.sqrt(inst["shares_outstanding"].to_numpy() * prev_close)
+        units = target / target.sum() / prev_close
+    value = units * prev_close
     benchmark_weights = pl.DataFrame(
         {
-            "benchmark_id": "US_EQ_BENCH",
+            "benchmark_id": BENCHMARK_ID,
             "symbol": symbols,
             "sector": inst["sector"],
-            "weight": cap / cap.sum(),
+            "weight": value / value.sum(),
+            "is_rebalance": np.full(len(symbols), rebalance),
         }
     ).with_columns(
         weight_id=pl.col("benchmark_id") + "|" + pl.col("symbol") + f"|{trade_date.isoformat()}",
-        as_of_ts=pl.lit(open_ns).cast(TS),
-        trade_date=trade_date_col,
+        as_of_ts=open_ts,
+        trade_date=td,
     )
-    portfolio_performance = pl.DataFrame(
-        {"portfolio_id": portfolios, "benchmark_id": "US_EQ_BENCH", "nav": nav}
-    ).with_columns(
-        performance_id=pl.col("portfolio_id") + f"|{trade_date.isoformat()}",
-        ts=pl.lit(open_ns).cast(TS),
-        trade_date=trade_date_col,
+
+    # The day's decisions as target weights against the opening book (valued at the last close).
+    opening_book = (
+        positions.filter(pl.col("snapshot") == "OPEN")
+        .select("portfolio_id", "symbol", "quantity")
     )
+    rebalances = (
+        decisions.group_by("portfolio_id", "symbol")
+        .agg(
+            ts=pl.col("ts").min(),
+            change=(
+                pl.when(pl.col("side") == "BUY").then(1).otherwise(-1) * pl.col("target_quantity")
+            ).sum(),
+        )
+        .join(opening_book, on=["portfolio_id", "symbol"], how="left")
+        .join(pl.DataFrame({"symbol": symbols, "price": prev_close}), on="symbol")
+        .join(
+            pl.DataFrame({"portfolio_id": portfolios, "nav": open_nav}), on="portfolio_id"
+        )
+        .with_columns(pl.col("quantity").fill_null(0))
+        .select(
+            rebalance_id="RB-"
+            + pl.col("portfolio_id")
+            + "|"
+            + pl.col("symbol")
+            + f"|{trade_date.isoformat()}",
+            ts="ts",
+            portfolio_id="portfolio_id",
+            symbol="symbol",
+            current_weight=pl.col("quantity") * pl.col("price") / pl.col("nav"),
+            target_weight=(pl.col("quantity") + pl.col("change")) * pl.col("price") / pl.col("nav"),
+            trade_date=td,
+        )
+        .sort("ts", "rebalance_id")
+    )
+    return {
+        "positions": positions,
+        "benchmark_weights": benchmark_weights,
+        "portfolio_performance": portfolio_performance,
+        "portfolio_rebalances": rebalances,
+        "benchmark_units": units,
+        "closing_positions": positions_frame(close_qty, portfolios, symbols),
+        "closing_portfolios": pl.DataFrame(
+            {"portfolio_id": portfolios, "cash": close_cash, "nav": close_nav},
+            schema=PORTFOLIO_STATE_SCHEMA,
+        ),
+    }
+
+
+def _assemble_context(*, rng, cfg, trade_date, open_ns, quotes) -> dict[str, pl.DataFrame]:
+    """News sentiment and technical indicators of the day."""
+    symbols = quotes["symbol"].unique(maintain_order=True).to_numpy()
+    n_sym = len(symbols)
+    trade_date_col = pl.lit(trade_date, dtype=pl.Date)
 
     n_news = rng.poisson(cfg.news_per_symbol * n_sym)
     news_sym = rng.integers(0, n_sym, n_news)
@@ -834,9 +1273,6 @@ def _assemble_context(*, rng, cfg, trade_date, open_ns, inst, quotes) -> dict[st
         }
     ).with_columns(trade_date=trade_date_col)
     return {
-        "positions": positions,
-        "benchmark_weights": benchmark_weights,
-        "portfolio_performance": portfolio_performance,
         "sentiment": sentiment.sort("ts"),
         "technical_indicators": technical_indicators(quotes, cfg.indicator_interval_s).with_columns(
             indicator_id=pl.col("symbol")
