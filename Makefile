@@ -6,7 +6,7 @@ RUN := $(UV) run --locked --no-sync
 export ANALYTICS_HOME ?= $(CURDIR)/var
 export DAGSTER_HOME ?= $(ANALYTICS_HOME)/dagster
 
-.PHONY: bootstrap run test ui lint format bench clean
+.PHONY: bootstrap run history test ui lint format bench clean
 
 bootstrap:  ## install uv (if missing) and the locked environment
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
@@ -14,6 +14,9 @@ bootstrap:  ## install uv (if missing) and the locked environment
 
 run: bootstrap  ## simulate a trading day, publish it to Pulsar, materialise the end-of-day graph
 	$(RUN) analytics-platform run-day $(ARGS)
+
+history: bootstrap  ## the last 20 trading days, simulated and materialised through a Dagster backfill
+	$(RUN) analytics-platform backfill $(ARGS)
 
 PYTEST_ARGS ?= -n 2
 

@@ -13,6 +13,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from analytics_platform.marketdata.simulator import SimulationConfig
+
+_SIM = SimulationConfig()  # the simulated world's defaults are declared once, there
+
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message names the variable."""
@@ -44,6 +48,16 @@ class PlatformSettings(BaseModel):
     )
     tca_outlier_k_sigma: float = Field(3.0, gt=0, alias="ANALYTICS_TCA_OUTLIER_K_SIGMA")
     sensor_max_messages: int = Field(200_000, gt=0, alias="ANALYTICS_SENSOR_MAX_MESSAGES")
+    # The embedded default's source of data: a simulated market and firm (docs/simulator.md).
+    simulator: bool = Field(True, alias="ANALYTICS_SIMULATOR")
+    sim_symbols: int = Field(_SIM.n_symbols, gt=0, alias="ANALYTICS_SIM_SYMBOLS")
+    sim_quotes: int = Field(_SIM.n_quotes, gt=0, alias="ANALYTICS_SIM_QUOTES")
+    sim_orders: int = Field(_SIM.n_orders, gt=0, alias="ANALYTICS_SIM_ORDERS")
+    sim_seed: int = Field(_SIM.seed, alias="ANALYTICS_SIM_SEED")
+    sim_warmup_days: int = Field(19, ge=0, alias="ANALYTICS_SIM_WARMUP_DAYS")
+    # Runs of the embedded instance: steps in one process; at most this many runs at once.
+    executor: str = Field("in_process", alias="ANALYTICS_EXECUTOR")
+    max_concurrent_runs: int = Field(2, gt=0, alias="ANALYTICS_MAX_CONCURRENT_RUNS")
 
     @field_validator("lake_storage_options", mode="before")
     @classmethod
@@ -65,6 +79,13 @@ class PlatformSettings(BaseModel):
                 raise ValueError(f"must be comma-separated numbers: {exc}") from exc
         if isinstance(value, list) and value != sorted(value):
             raise ValueError("cut points must be increasing")
+        return value
+
+    @field_validator("executor")
+    @classmethod
+    def _executor(cls, value: str) -> str:
+        if value not in ("in_process", "multiprocess"):
+            raise ValueError("must be in_process or multiprocess")
         return value
 
     @field_validator("pulsar_service_url")
@@ -92,6 +113,11 @@ class PlatformSettings(BaseModel):
     @property
     def dagster_home(self) -> Path:
         return Path(os.environ.get("DAGSTER_HOME") or self.home / "dagster")
+
+    @property
+    def simulator_dir(self) -> Path:
+        """Where the simulated world keeps its chain of states and its ground truth."""
+        return Path(self.home, "simulator")
 
     @property
     def embedded_pulsar(self) -> bool:

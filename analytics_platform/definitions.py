@@ -1,10 +1,11 @@
 """The one place that assembles the Dagster code location."""
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor, multiprocess_executor
 
 from analytics_platform.config import load_settings
 from assets.raw_events import quarantine_spec, raw_event_assets, topic_specs
 from assets.raw_market_data import landing_specs, raw_market_data_assets
+from assets.simulation import simulated_market
 from assets.tca import tca_assets
 from jobs.end_of_day import end_of_day_job, end_of_day_schedule
 from jobs.ingest import ingest_jobs
@@ -13,10 +14,13 @@ from sensors.pulsar import pulsar_sensors
 
 settings = load_settings()
 
+# The embedded default simulates its sources (vendor drops, Pulsar topics); in production they
+# are external assets fed by the real vendor and trading systems.
+sources = [simulated_market] if settings.simulator else [*landing_specs, *topic_specs]
+
 defs = Definitions(
     assets=[
-        *landing_specs,
-        *topic_specs,
+        *sources,
         *raw_market_data_assets,
         *raw_event_assets,
         quarantine_spec,
@@ -26,4 +30,5 @@ defs = Definitions(
     schedules=[end_of_day_schedule],
     sensors=pulsar_sensors,
     resources=build_resources(settings),
+    executor=in_process_executor if settings.executor == "in_process" else multiprocess_executor,
 )

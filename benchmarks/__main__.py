@@ -1,14 +1,16 @@
-"""Run benchmarks: `python -m benchmarks [simulator|ingest|tca|eod_tca ...]` (all: none named)."""
+"""Run benchmarks: `python -m benchmarks [simulator|ingest|tca|eod_tca|history ...]` (all: none
+named)."""
 
 import sys
 
-from benchmarks import eod_tca, ingest, simulator, tca
+from benchmarks import eod_tca, history, ingest, simulator, tca
 
 BENCHMARKS = {
     "simulator": simulator.run,
     "ingest": ingest.run,
     "tca": tca.run,
     "eod_tca": eod_tca.run,
+    "history": history.run,
 }
 
 

@@ -1,4 +1,5 @@
-"""`analytics-platform` command line: run a simulated trading day end to end, open the UI.
+"""`analytics-platform` command line: run a simulated trading day end to end, build a history
+through a Dagster backfill, open the UI.
 
 This CLI launches Dagster runs, so it lives with the jobs (the domain package
 `analytics_platform` never imports Dagster, DESIGN §2).
@@ -6,39 +7,72 @@ This CLI launches Dagster runs, so it lives with the jobs (the domain package
 
 import argparse
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from analytics_platform.calendar import is_trading_day, last_completed_trading_day
+from analytics_platform.calendar import is_trading_day, last_completed_trading_day, trading_days
 from analytics_platform.config import ConfigError, PlatformSettings, load_settings
 from analytics_platform.events.broker import EmbeddedPulsar, running_embedded_url
-from analytics_platform.events.publisher import publish_all, pulsar_client
-from analytics_platform.landing import LandingZone
-from analytics_platform.marketdata.simulator import SimulationConfig, simulate_day
 
+PROJECT = Path(__file__).resolve().parents[1]
+DAGSTER_YAML_MARKER = "# Embedded instance written by analytics-platform"
 DAGSTER_YAML = """\
-# Embedded instance (SQLite under this directory). See deploy/production/dagster.yaml for
-# PostgreSQL storage and the queued run coordinator.
+{marker} (regenerated when its settings change).
+# SQLite storage under this directory; queued runs (the daemon launches them), at most
+# ANALYTICS_MAX_CONCURRENT_RUNS at once; pools (pulsar_ingest, simulator) run one step at a time.
+# See deploy/production/dagster.yaml for PostgreSQL storage.
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    dequeue_interval_seconds: 2
+concurrency:
+  runs:
+    max_concurrent_runs: {max_runs}
+  pools:
+    default_limit: 1
 telemetry:
   enabled: false
 """
+FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
+SIM_OPTIONS = {  # CLI option -> environment variable of the simulated world's size
+    "symbols": "ANALYTICS_SIM_SYMBOLS",
+    "quotes": "ANALYTICS_SIM_QUOTES",
+    "orders": "ANALYTICS_SIM_ORDERS",
+    "seed": "ANALYTICS_SIM_SEED",
+}
 
 
 def prepare_dagster_home(settings: PlatformSettings) -> Path:
-    """Point DAGSTER_HOME at the embedded instance, creating it on first use."""
+    """Point DAGSTER_HOME at the embedded instance, creating (or refreshing) its dagster.yaml."""
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
+    wanted = DAGSTER_YAML.format(marker=DAGSTER_YAML_MARKER, max_runs=settings.max_concurrent_runs)
+    if not config.exists() or (
+        config.read_text().startswith(DAGSTER_YAML_MARKER) and config.read_text() != wanted
+    ):
+        config.write_text(wanted)
     os.environ["DAGSTER_HOME"] = str(home.absolute())
     return home
+
+
+def _apply_simulation_options(args: argparse.Namespace) -> PlatformSettings:
+    """CLI sizes of the simulated world become its settings (env), for this process and the
+    Dagster processes it starts; then the settings are loaded (and validated)."""
+    for option, variable in SIM_OPTIONS.items():
+        value = getattr(args, option, None)
+        if value is not None:
+            os.environ[variable] = str(value)
+    return load_settings()
 
 
 @contextmanager
@@ -55,86 +89,226 @@ def pulsar_service(settings: PlatformSettings) -> Iterator[str]:
 
 def _phase(label: str, started: float) -> float:
     now = time.perf_counter()
-    print(f"  {label:<38} {now - started:6.1f} s")
+    print(f"  {label:<44} {now - started:6.1f} s")
     return now
 
 
 def run_day(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings = _apply_simulation_options(args)
     trade_date = args.date or last_completed_trading_day()
     if not is_trading_day(trade_date):
         print(f"{trade_date} is not an NYSE trading day", file=sys.stderr)
         return 2
+    if not settings.simulator:
+        print("run-day simulates its day: unset ANALYTICS_SIMULATOR=false", file=sys.stderr)
+        return 2
     prepare_dagster_home(settings)
-    cfg = SimulationConfig(
-        n_symbols=args.symbols, n_quotes=args.quotes, n_orders=args.orders, seed=args.seed
-    )
     print(
-        f"Simulated trading day {trade_date} ({cfg.n_symbols} symbols, {cfg.n_quotes:,} quotes,"
-        f" {cfg.n_orders:,} orders, seed {cfg.seed})"
+        f"Simulated trading day {trade_date} ({settings.sim_symbols} symbols,"
+        f" {settings.sim_quotes:,} quotes, {settings.sim_orders:,} orders,"
+        f" seed {settings.sim_seed})"
     )
-    t0 = t = time.perf_counter()
-    day = simulate_day(trade_date, cfg)
-    t = _phase("simulate", t)
-    zone = LandingZone(Path(str(settings.landing_uri)))
-    for table, frame in day.market_data.items():
-        zone.write(table, trade_date, frame)
-    t = _phase("land market data files", t)
-
     from dagster import DagsterInstance  # noqa: PLC0415 - keep `--help` fast
 
     from analytics_platform.definitions import defs  # noqa: PLC0415
+    from analytics_platform.marketdata.history import simulate  # noqa: PLC0415
+    from resources import build_resources  # noqa: PLC0415
 
-    with pulsar_service(settings) as service_url:
-        with pulsar_client(service_url) as client:
-            published = publish_all(client, day.trading_events)
-        t = _phase(f"publish {sum(published.values()):,} events to Pulsar", t)
-        with DagsterInstance.get() as instance:
-            result = defs.resolve_job_def("end_of_day").execute_in_process(
-                partition_key=trade_date.isoformat(),
-                instance=instance,
-                raise_on_error=False,
-                tags={"trigger": "cli"},
-                # The full event log is in the instance (UI); the terminal gets warnings only.
-                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            )
-        t = _phase("materialise end-of-day graph", t)
+    t0 = t = time.perf_counter()
+    store = build_resources(settings)["simulator"].store()
+    before = store.days().height
+    simulate(store, trade_date, warmup_days=settings.sim_warmup_days)
+    warmed = store.days().height - before
+    t = _phase(f"world history ({warmed} new days simulated)", t)
+    with pulsar_service(settings), DagsterInstance.get() as instance:
+        result = defs.resolve_job_def("end_of_day").execute_in_process(
+            partition_key=trade_date.isoformat(),
+            instance=instance,
+            raise_on_error=False,
+            tags={"trigger": "cli"},
+            # The full event log is in the instance (UI); the terminal gets warnings only.
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
+    t = _phase("simulate, land, publish, materialise the graph", t)
     _phase("total", t0)
-    return _print_summary(result, settings, published)
+    return _print_summary(result, settings)
 
 
-def _print_summary(result, settings: PlatformSettings, published: dict[str, int]) -> int:
-    print(f"\nRun {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
-    print("\nTables written (rows, Delta version):")
+def _materializations(result) -> dict[str, dict]:
+    out = {}
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
-        meta = {k: v.value for k, v in mat.metadata.items()}
-        print(
-            f"  {mat.asset_key.to_user_string():<28} {meta.get('dagster/row_count', 0):>12,}"
-            f"   v{meta.get('delta_version')}"
-        )
-    quarantined = sum(
-        e.event_specific_data.materialization.metadata["quarantined"].value
-        for e in result.get_asset_materialization_events()
-        if "quarantined" in e.event_specific_data.materialization.metadata
-    )
+        out[mat.asset_key.to_user_string()] = {k: v.value for k, v in mat.metadata.items()}
+    return out
+
+
+def _print_summary(result, settings: PlatformSettings) -> int:
+    print(f"\nRun {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
+    materialized = _materializations(result)
+    print("\nTables written (rows, Delta version):")
+    for key, meta in materialized.items():
+        if key.startswith(("raw/", "tca/")):
+            rows, version = meta.get("dagster/row_count", 0), meta.get("delta_version")
+            print(f"  {key:<28} {rows:>12,}   v{version}")
+    quarantined = sum(meta.get("quarantined", 0) for meta in materialized.values())
     print(f"  events quarantined (raw/quarantine): {quarantined:,}")
     evaluations = result.get_asset_check_evaluations()
     failed = [e for e in evaluations if not e.passed]
     print(f"\nChecks: {len(evaluations) - len(failed)} passed, {len(failed)} failed")
     for e in failed:
         print(f"  FAILED {e.asset_key.to_user_string()}:{e.check_name}: {e.description}")
-    print("\nEvents published:")
-    for topic, count in published.items():
-        print(f"  {topic:<72} {count:>9,}")
+    topics = {k: m for k, m in materialized.items() if "published" in m}
+    if topics:
+        world = next(iter(topics.values()))
+        print(
+            f"\nSimulated world {world['world']}: regime {world['regime']},"
+            f" opened from {world['opened_from']}"
+        )
+        print("Events published:")
+        for meta in topics.values():
+            print(f"  {meta['topic']:<72} {meta['published']:>9,}")
     print(f"""
 Where to look next:
   Delta lake      {settings.lake_uri}
   Landing zone    {settings.landing_uri}
   Dagster home    {settings.dagster_home}   (this run is in its history)
-  UI              make ui   ->  http://127.0.0.1:3000
+  Simulated world {settings.simulator_dir}   (closing states and ground truth per day)
+  UI              make ui        ->  http://127.0.0.1:3000
+  History         make history   (the last 20 trading days through a Dagster backfill)
 """)
     return 0 if result.success and not failed else 1
+
+
+def _daemon_alive(instance) -> bool:
+    heartbeats = instance.get_daemon_heartbeats()
+    now = time.time()
+    return any(now - hb.timestamp < 60 for hb in heartbeats.values())
+
+
+@contextmanager
+def dagster_daemon(instance) -> Iterator[str]:
+    """A running dagster-daemon for this instance: the one `make ui` runs, or one started for the
+    duration of the block (it launches queued runs and drives backfills)."""
+    if _daemon_alive(instance):
+        yield "the running dagster-daemon"
+        return
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "dagster._daemon", "run", "-w", str(PROJECT / "workspace.yaml")],
+        cwd=PROJECT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield f"a dagster-daemon started for this backfill (pid {daemon.pid})"
+    finally:
+        if daemon.poll() is None:
+            os.killpg(daemon.pid, signal.SIGTERM)
+            try:
+                daemon.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(daemon.pid, signal.SIGKILL)
+        # Its last heartbeats would make the next command think a daemon is still running.
+        instance.wipe_daemon_heartbeats()
+
+
+def backfill(args: argparse.Namespace) -> int:
+    """Simulate, land, publish and materialise every trading day in [start, end] through a
+    Dagster backfill of the end-of-day job (visible in the UI); safe to re-run."""
+    settings = _apply_simulation_options(args)
+    end = args.end or last_completed_trading_day()
+    start = args.start or trading_days(end - dt.timedelta(days=40), end)[-args.days]
+    days = trading_days(start, end)
+    if not days:
+        print(f"no NYSE trading day between {start} and {end}", file=sys.stderr)
+        return 2
+    if not settings.simulator:
+        print("backfill simulates its days: unset ANALYTICS_SIMULATOR=false", file=sys.stderr)
+        return 2
+    prepare_dagster_home(settings)
+    from dagster import DagsterInstance, RunsFilter  # noqa: PLC0415
+
+    from analytics_platform.marketdata.history import simulate  # noqa: PLC0415
+    from resources import build_resources  # noqa: PLC0415
+
+    print(
+        f"History {days[0]} .. {days[-1]}: {len(days)} trading days"
+        f" ({settings.sim_symbols} symbols, {settings.sim_quotes:,} quotes,"
+        f" {settings.sim_orders:,} orders a day, seed {settings.sim_seed})"
+    )
+    t0 = t = time.perf_counter()
+    # The world's chain first, in date order (state only): each day continues the one before,
+    # whatever order the backfill's runs then execute in.
+    store = build_resources(settings)["simulator"].store()
+    for day in days:
+        simulate(store, day)
+    t = _phase("world chain (closing states, ground truth)", t)
+    tag = uuid.uuid4().hex[:12]
+    with pulsar_service(settings), DagsterInstance.get() as instance:
+        with dagster_daemon(instance) as daemon:
+            print(f"  runs launched by {daemon}")
+            submitted = subprocess.run(
+                [
+                    sys.executable, "-m", "dagster", "job", "backfill",
+                    "-w", str(PROJECT / "workspace.yaml"), "-j", "end_of_day",
+                    "--from", days[0].isoformat(), "--to", days[-1].isoformat(),
+                    "--tags", json.dumps({"trigger": "backfill", "analytics/history": tag}),
+                    "--noprompt",
+                ],
+                cwd=PROJECT, capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            if submitted.returncode != 0:
+                print(submitted.stdout + submitted.stderr, file=sys.stderr)
+                return 1
+            t = _phase(f"backfill submitted ({len(days)} partition runs)", t)
+            runs = _wait_for_runs(instance, RunsFilter(tags={"analytics/history": tag}), len(days))
+        t = _phase("partition runs finished", t)
+    _phase("total", t0)
+    return _print_backfill_summary(runs, store, settings, days)
+
+
+def _wait_for_runs(instance, filters, expected: int, stall_s: float = 300.0):
+    """Poll until every run has finished; fail when no run starts or finishes for `stall_s`
+    (queued runs and no daemon to launch them)."""
+    state, changed_at = None, time.monotonic()
+    while True:
+        runs = instance.get_runs(filters=filters)
+        done = sum(r.status.value in FINISHED for r in runs)
+        waiting = sum(r.status.value in ("QUEUED", "NOT_STARTED") for r in runs)
+        if (done, waiting) != state:
+            if state is None or done != state[0]:
+                print(f"  {done}/{expected} runs finished", flush=True)
+            state, changed_at = (done, waiting), time.monotonic()
+        if len(runs) >= expected and done == len(runs):
+            return runs
+        if time.monotonic() - changed_at > stall_s and waiting == len(runs) - done:
+            raise RuntimeError(
+                f"no run started or finished for {stall_s:.0f} s: is a dagster-daemon running?"
+            )
+        time.sleep(2)
+
+
+def _print_backfill_summary(runs, store, settings: PlatformSettings, days) -> int:
+    by_day = {r.tags.get("dagster/partition"): r for r in runs}
+    failed = [d for d, r in by_day.items() if r.status.value != "SUCCESS"]
+    backfill_id = next(iter(runs)).tags.get("dagster/backfill", "?")
+    print(f"\nBackfill {backfill_id}: {len(days) - len(failed)} of {len(days)} days succeeded")
+    for day in failed:
+        print(f"  FAILED {day}: run {by_day[day].run_id}")
+    breaks = store.chain_breaks()
+    world = store.days()
+    print(
+        f"Simulated world {store.path.name}: {world.height} days stored,"
+        f" {world['trade_date'].min()} .. {world['trade_date'].max()};"
+        f" chain breaks: {', '.join(map(str, breaks)) or 'none'}"
+    )
+    print(f"""
+Where to look next:
+  UI              make ui  ->  http://127.0.0.1:3000/overview/backfills  (backfill, runs)
+  Delta lake      {settings.lake_uri}
+  Simulated world {store.path}
+""")
+    return 0 if not failed else 1
 
 
 def ui(args: argparse.Namespace) -> int:
@@ -158,6 +332,14 @@ def ui(args: argparse.Namespace) -> int:
                 ui_process.wait(timeout=30)
 
 
+def _simulation_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "simulated world (default: the ANALYTICS_SIM_* settings; each size is its own world)"
+    )
+    for option in SIM_OPTIONS:
+        group.add_argument(f"--{option}", type=int, default=None)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="analytics-platform", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -168,12 +350,23 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="trade date (default: last completed NYSE trading day)",
     )
-    defaults = SimulationConfig()
-    run.add_argument("--symbols", type=int, default=defaults.n_symbols)
-    run.add_argument("--quotes", type=int, default=defaults.n_quotes)
-    run.add_argument("--orders", type=int, default=defaults.n_orders)
-    run.add_argument("--seed", type=int, default=defaults.seed)
+    _simulation_arguments(run)
     run.set_defaults(func=run_day)
+    history = sub.add_parser(
+        "backfill", help="simulate, publish and materialise a range of days (a Dagster backfill)"
+    )
+    history.add_argument("--start", type=dt.date.fromisoformat, default=None)
+    history.add_argument(
+        "--end",
+        type=dt.date.fromisoformat,
+        default=None,
+        help="last day (default: the last completed NYSE trading day)",
+    )
+    history.add_argument(
+        "--days", type=int, default=20, help="trading days ending at --end when --start is unset"
+    )
+    _simulation_arguments(history)
+    history.set_defaults(func=backfill)
     ui_cmd = sub.add_parser("ui", help="Dagster UI and daemon (and the embedded broker)")
     ui_cmd.add_argument("--host", default="127.0.0.1")
     ui_cmd.add_argument("--port", type=int, default=3000)

@@ -9,6 +9,7 @@ from resources.lake import (
     TcaConfig,
 )
 from resources.pulsar import BrokerUnavailable, PulsarResource
+from resources.simulator import SimulatorResource
 
 
 def build_resources(settings: PlatformSettings) -> dict[str, object]:
@@ -32,6 +33,14 @@ def build_resources(settings: PlatformSettings) -> dict[str, object]:
         "pulsar": PulsarResource(
             service_url=settings.pulsar_service_url, embedded_dir=str(settings.pulsar_data_dir)
         ),
+        "simulator": SimulatorResource(
+            root=str(settings.simulator_dir),
+            n_symbols=settings.sim_symbols,
+            n_quotes=settings.sim_quotes,
+            n_orders=settings.sim_orders,
+            seed=settings.sim_seed,
+            warmup_days=settings.sim_warmup_days,
+        ),
     }
 
 
@@ -42,6 +51,7 @@ __all__ = [
     "LandingZoneResource",
     "PulsarResource",
     "QualityConfig",
+    "SimulatorResource",
     "TcaConfig",
     "build_resources",
 ]

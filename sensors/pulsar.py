@@ -5,15 +5,20 @@ Each tick, per topic, the sensor reads message properties after the later of its
 offset already committed in the lake (so events the end-of-day run has landed are not requested
 again), up to `sensor_max_messages`, and emits one RunRequest per trade_date seen. Run keys are
 deterministic: the same new messages always give the same key, so a re-evaluated tick cannot
-launch a second run.
+launch a second run. A day with a run already queued or in progress (a backfill, the CLI, the
+schedule) is not requested again: that run lands what is new, and the topic's cursor stays put so
+anything it misses is requested on a later tick.
 """
 
 import hashlib
 import json
 
 from dagster import (
+    DagsterInstance,
+    DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
+    RunsFilter,
     SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
@@ -33,6 +38,19 @@ from assets.partitions import trading_day_partitions
 from jobs.ingest import ingest_jobs
 from resources.lake import IngestConfig, LakeResource
 from resources.pulsar import BrokerUnavailable, PulsarResource
+
+IN_FLIGHT = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+]
+
+
+def partitions_in_flight(instance: DagsterInstance) -> set[str]:
+    """Partition keys of runs queued or in progress on this instance."""
+    runs = instance.get_runs(filters=RunsFilter(statuses=IN_FLIGHT))
+    return {r.tags["dagster/partition"] for r in runs if "dagster/partition" in r.tags}
 
 
 def pulsar_sensor(workflow: str) -> SensorDefinition:
@@ -68,13 +86,20 @@ def pulsar_sensor(workflow: str) -> SensorDefinition:
                 ]
         except BrokerUnavailable as exc:
             return SkipReason(str(exc))
+        busy = partitions_in_flight(context.instance)
         dates: dict[str, dict[str, str]] = {}
+        waiting: set[str] = set()
         for probe in probes:
             if probe.last_id is None:
                 continue
-            cursor[probe.topic] = encode_offset(probe.last_id)
-            for date in probe.trade_dates:
+            blocked = busy.intersection(probe.trade_dates)
+            waiting |= blocked
+            if not blocked:
+                cursor[probe.topic] = encode_offset(probe.last_id)
+            for date in set(probe.trade_dates) - blocked:
                 dates.setdefault(date, {})[probe.topic] = encode_offset(probe.last_id)
+        if waiting:
+            context.log.info(f"runs already in flight for {sorted(waiting)}: not requested again")
         requests, skipped = [], []
         for date, topics in sorted(dates.items()):
             if not trading_day_partitions.has_partition_key(date):

@@ -4,7 +4,14 @@ import datetime as dt
 import json
 
 import pytest
-from dagster import SensorResult, build_sensor_context, materialize
+from dagster import (
+    DagsterInstance,
+    DagsterRunStatus,
+    SensorResult,
+    build_sensor_context,
+    materialize,
+)
+from dagster._core.test_utils import create_run_for_test
 
 from analytics_platform.events.broker import EmbeddedPulsar
 from analytics_platform.events.contracts import (
@@ -42,7 +49,10 @@ def env(tmp_path):
 
 
 def _tick(resources, cursor=None) -> SensorResult:
-    with build_sensor_context(resources=resources, cursor=cursor) as context:
+    with (
+        DagsterInstance.ephemeral() as instance,
+        build_sensor_context(resources=resources, cursor=cursor, instance=instance) as context,
+    ):
         return SENSOR(context)
 
 
@@ -141,3 +151,27 @@ def test_sensor_skips_cleanly_without_a_broker(tmp_path):
     with build_sensor_context(resources=resources) as context:
         result = SENSOR(context)
     assert "no Pulsar broker" in str(getattr(result, "skip_message", result))
+
+
+def test_a_day_with_a_run_in_flight_is_not_requested_again(env, small_day):
+    """A backfill or CLI run of the day lands what is new: the sensor waits, keeps its cursor,
+    and requests the day on a later tick only if the events are still not landed."""
+    broker, resources, _ = env
+    _publish(broker, simulate_day(dt.date(2026, 11, 19), SMALL))
+    _publish(broker, small_day)
+    with DagsterInstance.ephemeral() as instance:
+        create_run_for_test(
+            instance,
+            job_name="end_of_day",
+            status=DagsterRunStatus.STARTED,
+            tags={"dagster/partition": "2026-11-20"},
+        )
+        with build_sensor_context(resources=resources, instance=instance) as context:
+            busy = SENSOR(context)
+        assert [r.partition_key for r in busy.run_requests] == ["2026-11-19"]
+        assert busy.cursor in (None, "{}") or not json.loads(busy.cursor)
+    # Once no run is in flight the day is requested (its events were never landed).
+    assert sorted(r.partition_key for r in _tick(resources, busy.cursor).run_requests) == [
+        "2026-11-19",
+        "2026-11-20",
+    ]

@@ -112,8 +112,11 @@ class WorldStore:
 
     def days(self) -> pl.DataFrame:
         """trade_date, regime, opened_from of every simulated day, in date order."""
-        return self.lake.scan(STATE_DAYS).select("trade_date", "regime", "opened_from").collect().sort(
-            "trade_date"
+        return (
+            self.lake.scan(STATE_DAYS)
+            .select("trade_date", "regime", "opened_from")
+            .collect()
+            .sort("trade_date")
         )
 
     def opened_from(self, trade_date: dt.date) -> tuple[bool, dt.date | None]:

@@ -107,9 +107,7 @@ def positions_frame(matrix: np.ndarray, portfolios: list[str], symbols: list[str
     ).sort("portfolio_id", "symbol")
 
 
-def genesis_state(
-    instruments: pl.DataFrame, portfolios: list[str], seed: int
-) -> MarketState:
+def genesis_state(instruments: pl.DataFrame, portfolios: list[str], seed: int) -> MarketState:
     """The first state of a world: reference prices, long-run variances, fresh portfolios.
 
     Drawn from the seed only (not the date), so a world's genesis is the same wherever it starts.

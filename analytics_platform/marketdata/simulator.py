@@ -37,10 +37,9 @@ from analytics_platform.events import contracts as event_contracts
 from analytics_platform.events.catalog import EventSpec
 from analytics_platform.marketdata.derived_events import derived_events
 from analytics_platform.marketdata.market_state import (
-    REGIMES,
+    PORTFOLIO_STATE_SCHEMA,
     SYMBOL_STATE_SCHEMA,
     MarketState,
-    PORTFOLIO_STATE_SCHEMA,
     genesis_state,
     positions_frame,
 )
@@ -131,6 +130,9 @@ class SimulationConfig:
     glitch_rate: float = 2e-5
     cancel_rate: float = 0.03
     limit_order_share: float = 0.3
+    # Scales the firm's market impact (permanent and transient); 0 gives the counterfactual
+    # market without the firm, for validating impact measurement.
+    impact_scale: float = 1.0
     seed: int = 7
     strategies: tuple[str, ...] = field(default_factory=lambda: tuple(STRATEGY_SKILL))
 
@@ -550,7 +552,11 @@ def simulate_day(
     slopes, intercepts = _sums_before(kink_keys, sorted_keys, slope_prefix, intercept_prefix)
     exogenous = np.empty(len(keys))
     exogenous[order] = (
-        log_open[sorted_sym] + factor_move + idio_walk + sorted_t.astype(float) * slopes - intercepts
+        log_open[sorted_sym]
+        + factor_move
+        + idio_walk
+        + sorted_t.astype(float) * slopes
+        - intercepts
     )
     n_q, n_fill = len(quote_keys), len(fill_keys)
     exo_q, exo_f, exo_close = (
@@ -561,9 +567,7 @@ def simulate_day(
 
     # --- noise of quotes and fills, drawn once (both pricing passes below share it) -----------
     q_half_bps = (
-        base_half_spread_bps[q_sym]
-        * (1 + 1.5 * (2 * q_u - 1) ** 2)
-        * rng.lognormal(0, 0.25, n_q)
+        base_half_spread_bps[q_sym] * (1 + 1.5 * (2 * q_u - 1) ** 2) * rng.lognormal(0, 0.25, n_q)
     )
     centre_noise = rng.normal(0, 0.15, n_q)
     q_tick = tick[q_sym]
@@ -611,13 +615,21 @@ def simulate_day(
         q = np.where(kept, f_qty, 0)
         cum = _cumsum_in_groups(q.astype(float), f_order)
         perm = (
-            f_side
+            cfg.impact_scale
+            * f_side
             * PERMANENT_SHARE
             * IMPACT_COEFFICIENT
             * f_vol
             * (np.sqrt(cum / f_adv) - np.sqrt((cum - q) / f_adv))
         )
-        jump = f_side * TRANSIENT_COEFFICIENT * f_vol * np.sqrt(q / f_adv) * urgency_mult
+        jump = (
+            cfg.impact_scale
+            * f_side
+            * TRANSIENT_COEFFICIENT
+            * f_vol
+            * np.sqrt(q / f_adv)
+            * urgency_mult
+        )
         sorted_fill_keys = fill_keys[fill_sort]
         perm_at = np.empty(len(keys))
         trans_at = np.empty(len(keys))
@@ -791,7 +803,9 @@ def simulate_day(
         + GARCH_BETA * state["variance"].to_numpy()
     )
     close_return = np.log(close_mid / state["close_mid"].to_numpy())
-    traded_volume = np.bincount(tape["sym"].to_numpy(), weights=tape["size"].to_numpy(), minlength=n_sym)
+    traded_volume = np.bincount(
+        tape["sym"].to_numpy(), weights=tape["size"].to_numpy(), minlength=n_sym
+    )
 
     frames = _assemble(
         trade_date=trade_date,
@@ -970,7 +984,16 @@ def _ids(prefix: str, trade_date: dt.date, n: int) -> pl.Series:
 
 
 def _assemble_trading(
-    *, trade_date, open_ns, symbols, dec, orders, decision_px, limit_px, fills, truth,
+    *,
+    trade_date,
+    open_ns,
+    symbols,
+    dec,
+    orders,
+    decision_px,
+    limit_px,
+    fills,
+    truth,
     alpha_to_close_bps,
 ) -> dict[str, pl.DataFrame]:
     n = len(dec.t)
@@ -1088,15 +1111,15 @@ def _order_truth(
         .join(fill_truth, on="exec_id")
         .group_by("order_id")
         .agg(
-            executed_quantity=pl.col("quantity").sum(),
-            # The permanent move the order leaves in the price (sum of its increments).
-            permanent_move_bps=pl.col("permanent_increment_bps").sum(),
+            pl.col("quantity").sum().alias("executed_quantity"),
             *[
                 ((pl.col(t) * pl.col("quantity")).sum() / pl.col("quantity").sum()).alias(
                     "true_" + t.removesuffix("_bps") + "_cost_bps"
                 )
                 for t in terms
             ],
+            # The permanent move the order leaves in the price (sum of its increments).
+            permanent_move_bps=pl.col("permanent_increment_bps").sum(),
         )
     )
     return (
@@ -1207,9 +1230,8 @@ def _portfolio_day(
     )
 
     # The day's decisions as target weights against the opening book (valued at the last close).
-    opening_book = (
-        positions.filter(pl.col("snapshot") == "OPEN")
-        .select("portfolio_id", "symbol", "quantity")
+    opening_book = positions.filter(pl.col("snapshot") == "OPEN").select(
+        "portfolio_id", "symbol", "quantity"
     )
     rebalances = (
         decisions.group_by("portfolio_id", "symbol")
@@ -1221,9 +1243,7 @@ def _portfolio_day(
         )
         .join(opening_book, on=["portfolio_id", "symbol"], how="left")
         .join(pl.DataFrame({"symbol": symbols, "price": prev_close}), on="symbol")
-        .join(
-            pl.DataFrame({"portfolio_id": portfolios, "nav": open_nav}), on="portfolio_id"
-        )
+        .join(pl.DataFrame({"portfolio_id": portfolios, "nav": open_nav}), on="portfolio_id")
         .with_columns(pl.col("quantity").fill_null(0))
         .select(
             rebalance_id="RB-"
