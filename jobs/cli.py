@@ -115,11 +115,13 @@ def run_day(args: argparse.Namespace) -> int:
     from resources import build_resources  # noqa: PLC0415
 
     t0 = t = time.perf_counter()
+    # A new world first warms up the days before this one (state only), so that the day
+    # continues a history that `make history` can land later without a break.
     store = build_resources(settings)["simulator"].store()
     before = store.days().height
-    simulate(store, trade_date, warmup_days=settings.sim_warmup_days)
-    warmed = store.days().height - before
-    t = _phase(f"world history ({warmed} new days simulated)", t)
+    if not store.opened_from(trade_date)[0]:
+        simulate(store, trade_date, warmup_days=settings.sim_warmup_days)
+    t = _phase(f"world chain ({store.days().height - before} days added)", t)
     with pulsar_service(settings), DagsterInstance.get() as instance:
         result = defs.resolve_job_def("end_of_day").execute_in_process(
             partition_key=trade_date.isoformat(),
@@ -240,9 +242,10 @@ def backfill(args: argparse.Namespace) -> int:
     # The world's chain first, in date order (state only): each day continues the one before,
     # whatever order the backfill's runs then execute in.
     store = build_resources(settings)["simulator"].store()
-    for day in days:
+    added = [day for day in days if not store.opened_from(day)[0]]
+    for day in added:
         simulate(store, day)
-    t = _phase("world chain (closing states, ground truth)", t)
+    t = _phase(f"world chain ({len(added)} days added)", t)
     tag = uuid.uuid4().hex[:12]
     with pulsar_service(settings), DagsterInstance.get() as instance:
         with dagster_daemon(instance) as daemon:

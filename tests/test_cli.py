@@ -171,3 +171,66 @@ def test_backfill_builds_consistent_days_through_a_dagster_backfill(tmp_path):
         .sort("exec_id")
         .equals(executions.select("exec_id", "price").sort("exec_id"))
     )
+
+
+def test_an_asset_backfill_from_the_ui_builds_the_same_days(tmp_path, monkeypatch):
+    """What the UI's "Materialize all" over a partition range submits: an asset backfill of the
+    whole graph. A real dagster-daemon drives it; the simulated market lands and publishes each
+    day, and the days chain exactly as with the CLI."""
+    import time  # noqa: PLC0415
+
+    from dagster import DagsterInstance  # noqa: PLC0415
+    from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill  # noqa: PLC0415
+    from dagster._core.utils import make_new_backfill_id  # noqa: PLC0415
+
+    from analytics_platform.config import load_settings  # noqa: PLC0415
+    from analytics_platform.events.contracts import PORTFOLIO_PERFORMANCE  # noqa: PLC0415
+    from jobs.cli import dagster_daemon, prepare_dagster_home, pulsar_service  # noqa: PLC0415
+
+    for var in [v for v in os.environ if v.startswith(("ANALYTICS_", "PULSAR_", "DAGSTER_"))]:
+        monkeypatch.delenv(var)
+    home = tmp_path / "var"
+    for name, value in {
+        "ANALYTICS_HOME": str(home),
+        "ANALYTICS_SIM_SYMBOLS": "4",
+        "ANALYTICS_SIM_QUOTES": "20000",
+        "ANALYTICS_SIM_ORDERS": "30",
+        "ANALYTICS_SIM_WARMUP_DAYS": "0",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    prepare_dagster_home(settings)
+    from analytics_platform.definitions import defs  # noqa: PLC0415
+
+    graph = defs.resolve_asset_graph()
+    days = ["2026-11-23", "2026-11-24"]
+    with pulsar_service(settings), DagsterInstance.get() as instance:
+        backfill = PartitionBackfill.from_asset_partitions(
+            backfill_id=make_new_backfill_id(),
+            asset_graph=graph,
+            partition_names=days,
+            asset_selection=list(graph.materializable_asset_keys),
+            backfill_timestamp=time.time(),
+            tags={},
+            dynamic_partitions_store=instance,
+            all_partitions=False,
+            title="history from the UI",
+            description=None,
+            run_config=None,
+        )
+        instance.add_backfill(backfill)
+        with dagster_daemon(instance):
+            deadline = time.monotonic() + 400
+            while time.monotonic() < deadline:
+                status = instance.get_backfill(backfill.backfill_id).status
+                if status not in (BulkActionStatus.REQUESTED,):
+                    break
+                time.sleep(3)
+        assert (
+            instance.get_backfill(backfill.backfill_id).status == BulkActionStatus.COMPLETED_SUCCESS
+        )
+    lake = Lake(str(home / "lake"))
+    nav = lake.scan(PORTFOLIO_PERFORMANCE.table).collect().sort("trade_date")
+    assert nav["trade_date"].unique().to_list() == [dt.date(2026, 11, 23), dt.date(2026, 11, 24)]
+    by_pf = nav.group_by("portfolio_id").agg(pl.col("nav").first(), pl.col("previous_nav").last())
+    assert (by_pf["nav"] == by_pf["previous_nav"]).all()

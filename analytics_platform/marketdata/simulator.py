@@ -584,14 +584,15 @@ def simulate_day(
         idx = clean_idx[np.maximum(i, 0)]
         return np.where((i >= 0) & (q_sym[idx] == query_keys // _KEY_SHIFT), idx, -1)
 
-    def make_quotes(log_mid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Noisy centre, U-shaped half-spread snapped outward to the tick, glitches crossed."""
-        q_mid = np.exp(log_mid)
-        centre = q_mid * (1 + centre_noise * q_half_bps / 1e4)
-        half = q_mid * q_half_bps / 1e4
-        bid = np.floor((centre - half) / q_tick) * q_tick
-        ask = np.maximum(np.ceil((centre + half) / q_tick) * q_tick, bid + q_tick)
-        return np.where(glitch, ask + q_tick, bid), np.where(glitch, bid, ask)
+    def make_quotes(log_mid: np.ndarray, idx) -> tuple[np.ndarray, np.ndarray]:
+        """Quotes `idx` from their log mids: noisy centre, U-shaped half-spread snapped outward
+        to the tick, glitches crossed."""
+        q_mid, half_bps, tick_ = np.exp(log_mid), q_half_bps[idx], q_tick[idx]
+        centre = q_mid * (1 + centre_noise[idx] * half_bps / 1e4)
+        half = q_mid * half_bps / 1e4
+        bid = np.floor((centre - half) / tick_) * tick_
+        ask = np.maximum(np.ceil((centre + half) / tick_) * tick_, bid + tick_)
+        return np.where(glitch[idx], ask + tick_, bid), np.where(glitch[idx], bid, ask)
 
     venue = _choice(rng, VENUE_SHARE, n_fill)
     liquidity = np.where(
@@ -610,8 +611,9 @@ def simulate_day(
     own_keys = f_order * _KEY_SHIFT + f_t  # fills arrive sorted by (order, time)
     decay_ns = TRANSIENT_DECAY_S * NS
 
-    def impact(kept: np.ndarray):
-        """Permanent increments and transient jumps of the kept fills; both at every key."""
+    def impact(kept: np.ndarray, query_keys: np.ndarray):
+        """Permanent increments and transient jumps of the kept fills, and the impact (log) they
+        add to the price at each query key."""
         q = np.where(kept, f_qty, 0)
         cum = _cumsum_in_groups(q.astype(float), f_order)
         perm = (
@@ -631,29 +633,30 @@ def simulate_day(
             * urgency_mult
         )
         sorted_fill_keys = fill_keys[fill_sort]
-        perm_at = np.empty(len(keys))
-        trans_at = np.empty(len(keys))
-        perm_at[order] = _sums_before(sorted_fill_keys, sorted_keys, _prefix(perm[fill_sort]))[0]
-        trans_at[order] = _decayed_sums_before(
-            sorted_fill_keys, jump[fill_sort], sorted_keys, decay_ns
-        )
-        return perm, jump, perm_at, trans_at
+        permanent = _sums_before(sorted_fill_keys, query_keys, _prefix(perm[fill_sort]))[0]
+        transient = _decayed_sums_before(sorted_fill_keys, jump[fill_sort], query_keys, decay_ns)
+        return perm, jump, permanent, transient
 
-    def price_fills(bid, ask, log_mid_f, jump):
+    # The quotes in force at each fill and decision (their indices do not depend on prices).
+    fill_q = prevailing_quote(fill_keys)
+    has_q = fill_q >= 0
+    fill_q0 = np.maximum(fill_q, 0)
+    dec_q = prevailing_quote(dec.sym * _KEY_SHIFT + dec.t)
+    dec_q0 = np.maximum(dec_q, 0)
+    shown = np.where(f_side > 0, ask_sz[fill_q0], bid_sz[fill_q0])
+
+    def price_fills(bid_at_fill, ask_at_fill, log_mid_f, jump):
         """Fill prices from the prevailing NBBO; the terms in bps of its mid (positive = cost)."""
-        pq = prevailing_quote(fill_keys)
-        has = pq >= 0
         eff = np.exp(log_mid_f)  # no quote yet: a model quote around the efficient price
-        fb = np.where(has, bid[np.maximum(pq, 0)], eff * (1 - f_half_bps / 1e4))
-        fa = np.where(has, ask[np.maximum(pq, 0)], eff * (1 + f_half_bps / 1e4))
+        fb = np.where(has_q, bid_at_fill, eff * (1 - f_half_bps / 1e4))
+        fa = np.where(has_q, ask_at_fill, eff * (1 + f_half_bps / 1e4))
         mid = (fb + fa) / 2
         near, far = np.where(f_side > 0, fb, fa), np.where(f_side > 0, fa, fb)
         side_px = np.where(venue == "DARK", mid, np.where(liquidity == "REMOVE", far, near))
         spread_bps = f_side * (side_px - mid) / mid * 1e4
         # An aggressive fill larger than the displayed far side walks the book: it pays half of
         # its own jump on the share beyond the displayed size.
-        shown = np.where(f_side > 0, ask_sz[np.maximum(pq, 0)], bid_sz[np.maximum(pq, 0)])
-        walk = np.clip(1 - np.where(has, shown, 0) / f_qty, 0.0, 1.0)
+        walk = np.clip(1 - np.where(has_q, shown, 0) / f_qty, 0.0, 1.0)
         own_bps = np.where(liquidity == "REMOVE", 0.5 * np.abs(jump) * 1e4 * walk, 0.0)
         inside_bps = np.select(
             [venue == "DARK", liquidity == "REMOVE"],
@@ -664,34 +667,39 @@ def simulate_day(
         price = mid * (1 + f_side * cost_bps / 1e4)
         return mid, spread_bps, own_bps, inside_bps, cost_bps, price
 
-    def decision_prices(bid, ask):
+    def decision_prices(bid_at_decision, ask_at_decision):
         """The quoted mid in force at each decision (the open if no quote precedes it)."""
-        dq = prevailing_quote(dec.sym * _KEY_SHIFT + dec.t)
-        quoted = (bid[np.maximum(dq, 0)] + ask[np.maximum(dq, 0)]) / 2
-        return np.where(dq >= 0, quoted, np.exp(log_open[dec.sym])).round(4)
+        quoted = (bid_at_decision + ask_at_decision) / 2
+        return np.where(dec_q >= 0, quoted, np.exp(log_open[dec.sym])).round(4)
 
     def limit_prices(decision_px):
         limit = decision_px * (1 + dec.side * orders.limit_bps / 1e4)
         return np.where(orders.is_limit, np.round(limit, 2), np.nan)
 
-    # Pass 1 with every scheduled fill: limit orders stop filling once a fill would go through
-    # the limit. Pass 2 prices the kept fills with only their own impact; a kept fill that still
-    # crosses its limit fills at the limit.
-    _, jump1, perm_at1, trans_at1 = impact(np.ones(n_fill, dtype=bool))
-    bid, ask = make_quotes(exo_q + perm_at1[:n_q] + trans_at1[:n_q])
-    log_mid_f1 = exo_f + perm_at1[n_q : n_q + n_fill] + trans_at1[n_q : n_q + n_fill]
-    price1 = price_fills(bid, ask, log_mid_f1, jump1)[-1]
-    limit1 = limit_prices(decision_prices(bid, ask))[f_order]
+    # Pass 1 with every scheduled fill, pricing only the quotes fills and decisions see: limit
+    # orders stop filling once a fill would go through the limit. Pass 2 prices every quote and
+    # the kept fills with only their own impact; a kept fill that still crosses its limit fills
+    # at the limit.
+    seen = np.r_[fill_q0, dec_q0]
+    _, jump1, perm1, trans1 = impact(
+        np.ones(n_fill, dtype=bool), np.r_[quote_keys[seen], fill_keys]
+    )
+    bid1, ask1 = make_quotes(exo_q[seen] + perm1[: len(seen)] + trans1[: len(seen)], seen)
+    log_mid_f1 = exo_f + perm1[len(seen) :] + trans1[len(seen) :]
+    price1 = price_fills(bid1[:n_fill], ask1[:n_fill], log_mid_f1, jump1)[-1]
+    limit1 = limit_prices(decision_prices(bid1[n_fill:], ask1[n_fill:]))[f_order]
     keep = ~(orders.is_limit[f_order] & (f_side * (price1 - limit1) > 0))
 
-    perm, jump, perm_at, trans_at = impact(keep)
+    perm, jump, perm_sorted, trans_sorted = impact(keep, sorted_keys)
+    perm_at, trans_at = np.empty(len(keys)), np.empty(len(keys))
+    perm_at[order], trans_at[order] = perm_sorted, trans_sorted
     log_mid_q = exo_q + perm_at[:n_q] + trans_at[:n_q]
-    bid, ask = make_quotes(log_mid_q)
+    bid, ask = make_quotes(log_mid_q, slice(None))
     log_mid_f = exo_f + perm_at[n_q : n_q + n_fill] + trans_at[n_q : n_q + n_fill]
     quoted_mid, spread_bps, own_bps, inside_bps, cost_bps, raw_price = price_fills(
-        bid, ask, log_mid_f, jump
+        bid[fill_q0], ask[fill_q0], log_mid_f, jump
     )
-    decision_px = decision_prices(bid, ask)
+    decision_px = decision_prices(bid[dec_q0], ask[dec_q0])
     limit_px = limit_prices(decision_px)
     f_limit = limit_px[f_order]
     clipped = orders.is_limit[f_order] & (f_side * (raw_price - f_limit) > 0)
