@@ -87,6 +87,18 @@ def pulsar_service(settings: PlatformSettings) -> Iterator[str]:
         yield broker.service_url
 
 
+NEEDS_SIMULATOR = (
+    "this command simulates its days; ANALYTICS_SIMULATOR=false (production sources) rules it out"
+)
+
+
+def _world_size(settings: PlatformSettings) -> str:
+    return (
+        f"{settings.sim_symbols} symbols, {settings.sim_quotes:,} quotes,"
+        f" {settings.sim_orders:,} orders a day, seed {settings.sim_seed}"
+    )
+
+
 def _phase(label: str, started: float) -> float:
     now = time.perf_counter()
     print(f"  {label:<44} {now - started:6.1f} s")
@@ -100,14 +112,10 @@ def run_day(args: argparse.Namespace) -> int:
         print(f"{trade_date} is not an NYSE trading day", file=sys.stderr)
         return 2
     if not settings.simulator:
-        print("run-day simulates its day: unset ANALYTICS_SIMULATOR=false", file=sys.stderr)
+        print(NEEDS_SIMULATOR, file=sys.stderr)
         return 2
     prepare_dagster_home(settings)
-    print(
-        f"Simulated trading day {trade_date} ({settings.sim_symbols} symbols,"
-        f" {settings.sim_quotes:,} quotes, {settings.sim_orders:,} orders,"
-        f" seed {settings.sim_seed})"
-    )
+    print(f"Simulated trading day {trade_date} ({_world_size(settings)})")
     from dagster import DagsterInstance  # noqa: PLC0415 - keep `--help` fast
 
     from analytics_platform.definitions import defs  # noqa: PLC0415
@@ -225,7 +233,7 @@ def backfill(args: argparse.Namespace) -> int:
         print(f"no NYSE trading day between {start} and {end}", file=sys.stderr)
         return 2
     if not settings.simulator:
-        print("backfill simulates its days: unset ANALYTICS_SIMULATOR=false", file=sys.stderr)
+        print(NEEDS_SIMULATOR, file=sys.stderr)
         return 2
     prepare_dagster_home(settings)
     from dagster import DagsterInstance, RunsFilter  # noqa: PLC0415
@@ -233,11 +241,7 @@ def backfill(args: argparse.Namespace) -> int:
     from analytics_platform.marketdata.history import simulate  # noqa: PLC0415
     from resources import build_resources  # noqa: PLC0415
 
-    print(
-        f"History {days[0]} .. {days[-1]}: {len(days)} trading days"
-        f" ({settings.sim_symbols} symbols, {settings.sim_quotes:,} quotes,"
-        f" {settings.sim_orders:,} orders a day, seed {settings.sim_seed})"
-    )
+    print(f"History {days[0]} .. {days[-1]}: {len(days)} trading days ({_world_size(settings)})")
     t0 = t = time.perf_counter()
     # The world's chain first, in date order (state only): each day continues the one before,
     # whatever order the backfill's runs then execute in.

@@ -14,36 +14,32 @@ from analytics_platform.marketdata.schemas import QUOTES
 ROOT = Path(__file__).parents[1]
 
 
-def _run_day(home: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+TINY_WORLD = ("--symbols", "4", "--quotes", "20000", "--orders", "30")
+
+
+def _platform(
+    home: Path, *args: str, timeout: int = 300, **variables: str
+) -> subprocess.CompletedProcess[str]:
+    """The real CLI in a fresh process on the embedded default under `home` (plus `variables`)."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("ANALYTICS_", "PULSAR_", "DAGSTER_"))
     }
-    env["ANALYTICS_HOME"] = str(home)
+    env.update(ANALYTICS_HOME=str(home), **variables)
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jobs.cli",
-            "run-day",
-            "--date",
-            "2026-11-20",
-            "--symbols",
-            "4",
-            "--quotes",
-            "20000",
-            "--orders",
-            "30",
-            *extra,
-        ],
+        [sys.executable, "-m", "jobs.cli", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
     )
+
+
+def _run_day(home: Path) -> subprocess.CompletedProcess[str]:
+    return _platform(home, "run-day", "--date", "2026-11-20", *TINY_WORLD)
 
 
 def test_run_day_end_to_end_on_the_embedded_default(tmp_path):
@@ -69,62 +65,21 @@ def test_run_day_end_to_end_on_the_embedded_default(tmp_path):
     assert lake.scan(QUOTES).collect().height == 20_000
 
 
-def _cli(env_extra: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "jobs.cli", *args],
-        cwd=ROOT,
-        env={**os.environ, **env_extra},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_non_trading_day_is_refused(tmp_path):
-    proc = _cli({"ANALYTICS_HOME": str(tmp_path)}, "run-day", "--date", "2026-11-26")
+    proc = _platform(tmp_path, "run-day", "--date", "2026-11-26")
     assert proc.returncode == 2
     assert "2026-11-26 is not an NYSE trading day" in proc.stderr
 
 
 def test_invalid_configuration_names_the_variable(tmp_path):
-    proc = _cli({"ANALYTICS_HOME": str(tmp_path), "PULSAR_SERVICE_URL": "http://nope"}, "run-day")
+    proc = _platform(tmp_path, "run-day", PULSAR_SERVICE_URL="http://nope")
     assert proc.returncode == 2
     assert "PULSAR_SERVICE_URL" in proc.stderr
 
 
-def _backfill(home: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("ANALYTICS_", "PULSAR_", "DAGSTER_"))
-    }
-    env["ANALYTICS_HOME"] = str(home)
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jobs.cli",
-            "backfill",
-            "--start",
-            "2026-11-23",
-            "--end",
-            "2026-11-24",
-            "--symbols",
-            "4",
-            "--quotes",
-            "20000",
-            "--orders",
-            "30",
-            *extra,
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+def _backfill(home: Path) -> subprocess.CompletedProcess[str]:
+    days = ("--start", "2026-11-23", "--end", "2026-11-24")
+    return _platform(home, "backfill", *days, *TINY_WORLD, timeout=600)
 
 
 def test_backfill_builds_consistent_days_through_a_dagster_backfill(tmp_path):
