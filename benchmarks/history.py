@@ -51,7 +51,16 @@ def build_history(max_runs: int) -> dict:
     env.update(ANALYTICS_HOME=home, ANALYTICS_MAX_CONCURRENT_RUNS=str(max_runs))
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jobs.cli", "backfill", "--end", END, "--days", str(DAYS)],
+        [
+            sys.executable,
+            "-m",
+            "analytics_platform.cli",
+            "backfill",
+            "--end",
+            END,
+            "--days",
+            str(DAYS),
+        ],
         cwd=PROJECT,
         env=env,
         stdout=subprocess.PIPE,

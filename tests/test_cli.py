@@ -28,7 +28,7 @@ def _platform(
     }
     env.update(ANALYTICS_HOME=str(home), **variables)
     return subprocess.run(
-        [sys.executable, "-m", "jobs.cli", *args],
+        [sys.executable, "-m", "analytics_platform.cli", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -138,9 +138,9 @@ def test_an_asset_backfill_from_the_ui_builds_the_same_days(tmp_path, monkeypatc
     from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill  # noqa: PLC0415
     from dagster._core.utils import make_new_backfill_id  # noqa: PLC0415
 
+    from analytics_platform.cli import dagster_daemon, prepare_dagster_home, pulsar_service  # noqa: PLC0415
     from analytics_platform.config import load_settings  # noqa: PLC0415
     from analytics_platform.events.contracts import PORTFOLIO_PERFORMANCE  # noqa: PLC0415
-    from jobs.cli import dagster_daemon, prepare_dagster_home, pulsar_service  # noqa: PLC0415
 
     for var in [v for v in os.environ if v.startswith(("ANALYTICS_", "PULSAR_", "DAGSTER_"))]:
         monkeypatch.delenv(var)

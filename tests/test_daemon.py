@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter, materialize
 
+from analytics_platform.cli import prepare_dagster_home
 from analytics_platform.config import load_settings
 from analytics_platform.events.broker import EmbeddedPulsar
 from analytics_platform.events.contracts import PARENT_ORDER_SUBMITTED, TRADE_EXECUTED
@@ -18,7 +19,6 @@ from analytics_platform.lake import Lake
 from analytics_platform.landing import LandingZone
 from analytics_platform.tca.schemas import FILL_TCA
 from assets.raw_market_data import raw_market_data_assets
-from jobs.cli import prepare_dagster_home
 from resources import build_resources
 from tests.conftest import TRADE_DATE
 

@@ -102,10 +102,14 @@ def test_domain_core_never_imports_dagster_or_the_orchestration_layer():
         "jobs",
         "sensors",
     }
+    entry_points = {
+        ROOT / "analytics_platform" / "definitions.py",
+        ROOT / "analytics_platform" / "cli.py",
+    }
     offenders = {
         str(path.relative_to(ROOT)): sorted(_imports(path) & forbidden)
         for path in (ROOT / "analytics_platform").rglob("*.py")
-        if path.name != "definitions.py" or path.parent.name != "analytics_platform"
+        if path not in entry_points
     }
     assert {k: v for k, v in offenders.items() if v} == {}
 

@@ -1,8 +1,8 @@
 """`analytics-platform` command line: run a simulated trading day end to end, build a history
 through a Dagster backfill, open the UI.
 
-This CLI launches Dagster runs, so it lives with the jobs (the domain package
-`analytics_platform` never imports Dagster, DESIGN §2).
+This CLI launches Dagster runs: with `definitions.py` it is one of the two entry points of the
+domain package that may import Dagster (DESIGN §2), and it does so lazily (`--help` stays fast).
 """
 
 import argparse
@@ -22,7 +22,7 @@ from analytics_platform.calendar import is_trading_day, last_completed_trading_d
 from analytics_platform.config import ConfigError, PlatformSettings, load_settings
 from analytics_platform.events.broker import EmbeddedPulsar, running_embedded_url
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[1]  # the repository root (workspace.yaml)
 DAGSTER_YAML_MARKER = "# Embedded instance written by analytics-platform"
 DAGSTER_YAML = """\
 {marker} (regenerated when its settings change).
