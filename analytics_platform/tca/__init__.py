@@ -2,6 +2,6 @@
 
 from analytics_platform.tca.fills import DEFAULT_HORIZONS, fill_tca
 from analytics_platform.tca.orders import order_tca
-from analytics_platform.tca.quotes import QuoteBook, quote_book
+from analytics_platform.timeseries import QuoteBook, quote_book
 
 __all__ = ["DEFAULT_HORIZONS", "QuoteBook", "fill_tca", "order_tca", "quote_book"]

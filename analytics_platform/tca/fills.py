@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from analytics_platform.tca.quotes import Frame, QuoteBook, quote_book, quotes_at, side_sign
+from analytics_platform.timeseries import Frame, QuoteBook, quote_book, quotes_at, side_sign
 
 DEFAULT_HORIZONS = ("1s", "5s", "30s", "60s", "300s")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from analytics_platform.tca.quotes import (
+from analytics_platform.timeseries import (
     GROUP,
     AsOfIndex,
     Frame,

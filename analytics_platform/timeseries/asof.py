@@ -1,10 +1,7 @@
-"""M(t): the one definition of the benchmark mid used by every TCA metric (DESIGN §6), and the
-as-of index every time-point lookup of TCA goes through.
+"""The as-of index: point-in-time lookups of (symbol, trade_date, ts) tables by binary search.
 
-M(t) = (bid + ask) / 2 of the last valid quote of the symbol with ts strictly before t, on the same
-trade_date, no older than `max_quote_age`; otherwise null. Valid quotes are those a feed would
-call the NBBO: not flagged as glitches, positive prices, not crossed (bid <= ask; locked quotes
-are valid).
+Shared by every domain that asks "what was in force at time t" (TCA's M(t), attribution's
+horizon prices, ML's point-in-time features).
 """
 
 from __future__ import annotations
@@ -16,11 +13,6 @@ import polars as pl
 
 Frame = pl.DataFrame | pl.LazyFrame
 GROUP = ["symbol", "trade_date"]
-
-
-def side_sign() -> pl.Expr:
-    """s = +1 for BUY, -1 for SELL."""
-    return pl.when(pl.col("side") == "BUY").then(1.0).otherwise(-1.0)
 
 
 @dataclass(frozen=True)
@@ -165,48 +157,3 @@ def _in_index_order(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
             return candidate, starts
     rows = frame.sort(*GROUP, "ts", maintain_order=True)
     return rows, _group_starts(rows)[0]
-
-
-class QuoteBook(AsOfIndex):
-    """The valid quotes (bid, ask, mid) indexed for M(t) lookups. Build it once with
-    `quote_book` and pass it as `quotes` to several TCA calls over the same quotes."""
-
-
-def quote_book(quotes: Frame | QuoteBook) -> QuoteBook:
-    """The valid quotes of `quotes` with their mids, indexed (a QuoteBook is returned as is)."""
-    if isinstance(quotes, QuoteBook):
-        return quotes
-    valid = (pl.col("bid_px") > 0) & (pl.col("ask_px") > 0) & (pl.col("bid_px") <= pl.col("ask_px"))
-    if "is_glitch" in quotes.lazy().collect_schema().names():
-        valid = valid & ~pl.col("is_glitch")
-    book = (
-        quotes.lazy()
-        .filter(valid)
-        .select(
-            *GROUP,
-            "ts",
-            bid=pl.col("bid_px"),
-            ask=pl.col("ask_px"),
-            mid=(pl.col("bid_px") + pl.col("ask_px")) / 2,
-        )
-        .collect()
-    )
-    return QuoteBook.build(book)
-
-
-def quotes_at(
-    queries: Frame, points: dict[str, pl.Expr], book: QuoteBook, max_quote_age: str
-) -> pl.DataFrame:
-    """For each query row (in order) and named time point, the quote defining M(point):
-    columns mid_<point>, bid_<point>, ask_<point> (null where M is undefined)."""
-    found = book.rows_at(queries, points, ["ts", "bid", "ask", "mid"], strictly_before=True)
-    fresh = pl.col("ts").dt.offset_by(max_quote_age) >= pl.col("at")
-    return pl.concat(
-        [
-            quote.select(
-                pl.when(fresh).then(pl.col(v)).alias(f"{v}_{name}") for v in ("mid", "bid", "ask")
-            )
-            for name, quote in found.items()
-        ],
-        how="horizontal",
-    )

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics_platform.tca.quotes import AsOfIndex
+from analytics_platform.timeseries import AsOfIndex
 
 T0 = dt.datetime(2026, 11, 20, 14, 30, tzinfo=dt.UTC)
 TS = pl.Datetime("ns", "UTC")
