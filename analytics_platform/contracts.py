@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-import pandera.polars as pa
 import polars as pl
+
+if TYPE_CHECKING:
+    import pandera.polars as pa
 
 TS = pl.Datetime("ns", "UTC")
 PRICE = pl.Float64
@@ -19,12 +22,43 @@ SIDES = ("BUY", "SELL")
 
 
 @dataclass(frozen=True)
+class Check:
+    """A value constraint of a column, declared as data: pandera (with pandas, ~0.5 s) is only
+    imported when a frame is validated, never when the code location loads."""
+
+    kind: str  # a pandera.Check constructor: gt, ge, isin, in_range
+    args: tuple[Any, ...]
+
+    @classmethod
+    def gt(cls, value: float) -> Check:
+        return cls("gt", (value,))
+
+    @classmethod
+    def ge(cls, value: float) -> Check:
+        return cls("ge", (value,))
+
+    @classmethod
+    def isin(cls, values: Sequence[str]) -> Check:
+        return cls("isin", (tuple(values),))
+
+    @classmethod
+    def in_range(cls, low: float, high: float) -> Check:
+        return cls("in_range", (low, high))
+
+    def to_pandera(self) -> pa.Check:
+        import pandera.polars as pa  # noqa: PLC0415
+
+        args = [list(a) if isinstance(a, tuple) else a for a in self.args]
+        return getattr(pa.Check, self.kind)(*args)
+
+
+@dataclass(frozen=True)
 class ColumnSpec:
     name: str
     dtype: pl.DataType
     description: str
     nullable: bool = False
-    checks: Sequence[pa.Check] = ()
+    checks: Sequence[Check] = ()
 
 
 @dataclass(frozen=True)
@@ -48,10 +82,15 @@ class TableContract:
 
     def pandera_schema(self, check_key: bool = True) -> pa.DataFrameSchema:
         """Strict on the contract's columns and types; extra columns are allowed."""
+        import pandera.polars as pa  # noqa: PLC0415
+
         return pa.DataFrameSchema(
             {
                 c.name: pa.Column(
-                    c.dtype, nullable=c.nullable, checks=list(c.checks), description=c.description
+                    c.dtype,
+                    nullable=c.nullable,
+                    checks=[check.to_pandera() for check in c.checks],
+                    description=c.description,
                 )
                 for c in self.columns
             },
@@ -77,12 +116,19 @@ class TableContract:
         )
 
 
+def schema_errors() -> type[Exception]:
+    """pandera's SchemaErrors (what `pandera_schema().validate(lazy=True)` raises), loaded late."""
+    import pandera.errors  # noqa: PLC0415
+
+    return pandera.errors.SchemaErrors
+
+
 class ContractError(ValueError):
     """Data does not satisfy its table contract."""
 
 
 def side_column(description: str = "BUY or SELL") -> ColumnSpec:
-    return ColumnSpec("side", pl.String, description, checks=[pa.Check.isin(SIDES)])
+    return ColumnSpec("side", pl.String, description, checks=[Check.isin(SIDES)])
 
 
 def trade_date_column() -> ColumnSpec:

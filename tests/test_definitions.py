@@ -8,6 +8,8 @@ import ast
 import datetime as dt
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from dagster import RunRequest, SkipReason, build_schedule_context
@@ -118,3 +120,23 @@ def test_event_catalogue_doc_lists_every_topic():
     doc = (ROOT / "docs" / "events.md").read_text()
     missing = [s.topic for s in [*(c.spec for c in INBOUND), *OUTBOUND] if s.topic not in doc]
     assert missing == []
+
+
+def _modules_after_import(module: str) -> set[str]:
+    code = f"import sys, {module}; print(' '.join(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return set(out.stdout.split())
+
+
+def test_loading_the_code_location_imports_neither_jax_nor_pandera():
+    """Both load on first use (a score, a validation): the daemon, the webserver and every run
+    process import the code location, so its import time is paid everywhere."""
+    loaded = _modules_after_import("analytics_platform.definitions")
+    assert not {m for m in loaded if m.split(".")[0] in {"jax", "pandera", "pandas"}}
+
+
+def test_a_process_that_needs_contracts_loads_no_analytics():
+    loaded = _modules_after_import("analytics_platform.events.contracts")
+    assert not {m for m in loaded if m.startswith(("analytics_platform.tca", "jax", "dagster"))}

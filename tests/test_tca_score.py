@@ -59,3 +59,18 @@ def test_entity_scores_and_trend_over_history():
     trended = with_trend(today, history, calendar)
     vwap = trended.filter(pl.col("name") == "VWAP").row(0, named=True)
     assert vwap["trend_20d"] == pytest.approx(0.02, abs=1e-6)
+
+
+def test_order_scores_match_their_declared_contract(small_day):
+    """tca/order_scores' contract is declared without running JAX at import: the real output
+    must have exactly its columns and types."""
+    from analytics_platform.tca import fill_tca, order_tca  # noqa: PLC0415
+    from analytics_platform.tca.schemas import ORDER_SCORES  # noqa: PLC0415
+    from analytics_platform.tca.score import order_components, order_scores  # noqa: PLC0415
+
+    day = small_day
+    fills = fill_tca(day.executions, day.orders, day.quotes)
+    orders = order_tca(day.orders, day.executions, day.quotes, day.market_trades)
+    expected = day.derived["raw/market_impact_assessments"].select("order_id", "expected_cost_bps")
+    scored = order_scores(order_components(orders, fills, expected))
+    assert scored.schema == ORDER_SCORES.polars_schema

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pandera.polars as pa
 import polars as pl
 
 from analytics_platform.contracts import (
     PRICE,
     QTY,
     TS,
+    Check,
     ColumnSpec,
     TableContract,
     side_column,
@@ -26,9 +26,9 @@ from analytics_platform.contracts import (
 )
 from analytics_platform.events.catalog import EventSpec
 
-_POS = [pa.Check.gt(0)]
-_NON_NEG = [pa.Check.ge(0)]
-_UNIT = [pa.Check.in_range(0.0, 1.0)]
+_POS = [Check.gt(0)]
+_NON_NEG = [Check.ge(0)]
+_UNIT = [Check.in_range(0.0, 1.0)]
 
 
 def _envelope() -> list[ColumnSpec]:
@@ -97,7 +97,7 @@ TRADING_DECISION = EventContract(
             "signal_strength",
             pl.Float64,
             "Signed signal in [-1, 1]",
-            checks=[pa.Check.in_range(-1.0, 1.0)],
+            checks=[Check.in_range(-1.0, 1.0)],
         ),
         _c("confidence", pl.Float64, "Model confidence in [0, 1]", checks=_UNIT),
         _c("expected_alpha_bps", pl.Float64, "Expected alpha over the horizon (bps)"),
@@ -116,7 +116,7 @@ PARENT_ORDER_SUBMITTED = EventContract(
         _SYMBOL,
         side_column(),
         _c("quantity", QTY, "Target shares", checks=_POS),
-        _c("order_type", pl.String, "MARKET or LIMIT", checks=[pa.Check.isin(["MARKET", "LIMIT"])]),
+        _c("order_type", pl.String, "MARKET or LIMIT", checks=[Check.isin(["MARKET", "LIMIT"])]),
         _c("limit_px", PRICE, "Limit price (LIMIT orders)", nullable=True),
         _c("algo", pl.String, "Execution algorithm (VWAP, TWAP, POV, IS)"),
         _c("broker", pl.String, "Executing broker"),
@@ -141,7 +141,7 @@ TRADE_EXECUTED = EventContract(
         _c("quantity", QTY, "Shares filled", checks=_POS),
         _c("price", PRICE, "Fill price", checks=_POS),
         _c("venue", pl.String, "Execution venue"),
-        _c("liquidity", pl.String, "ADD or REMOVE", checks=[pa.Check.isin(["ADD", "REMOVE"])]),
+        _c("liquidity", pl.String, "ADD or REMOVE", checks=[Check.isin(["ADD", "REMOVE"])]),
         _c("fee", pl.Float64, "Fee in currency, positive = paid"),
     ),
     "Child fills of parent orders (TradeExecutedEvent).",
@@ -198,7 +198,7 @@ RISK_VIOLATION = EventContract(
             "severity",
             pl.String,
             "WARNING or BREACH",
-            checks=[pa.Check.isin(["WARNING", "BREACH"])],
+            checks=[Check.isin(["WARNING", "BREACH"])],
         ),
     ),
     "Pre-trade risk rule violations (RiskViolationEvent).",
@@ -240,7 +240,7 @@ PORTFOLIO_POSITION_SNAPSHOT = EventContract(
             pl.String,
             "OPEN: the previous close's book at its closing price; CLOSE: after the day's fills,"
             " marked to the closing mid",
-            checks=[pa.Check.isin(["OPEN", "CLOSE"])],
+            checks=[Check.isin(["OPEN", "CLOSE"])],
         ),
     ),
     "Portfolio positions at the open and at the close (PortfolioPositionSnapshotEvent).",
@@ -316,7 +316,7 @@ NEWS_SENTIMENT_ANALYZED = EventContract(
             "sentiment_score",
             pl.Float64,
             "Sentiment in [-1, 1]",
-            checks=[pa.Check.in_range(-1.0, 1.0)],
+            checks=[Check.in_range(-1.0, 1.0)],
         ),
         _c("relevance", pl.Float64, "Relevance in [0, 1]", checks=_UNIT),
         _c("source", pl.String, "NEWSWIRE, SOCIAL or FILINGS"),
@@ -373,7 +373,7 @@ CORRELATION_MATRIX_UPDATED = EventContract(
         _TS,
         _c("symbol_a", pl.String, "First symbol"),
         _c("symbol_b", pl.String, "Second symbol"),
-        _c("correlation", pl.Float64, "Return correlation", checks=[pa.Check.in_range(-1.0, 1.0)]),
+        _c("correlation", pl.Float64, "Return correlation", checks=[Check.in_range(-1.0, 1.0)]),
         _c("window", pl.String, "Estimation window"),
     ),
     "Pairwise return correlations, one row per pair (CorrelationMatrixUpdatedEvent).",

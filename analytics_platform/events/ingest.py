@@ -25,12 +25,11 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-import pandera.errors as pa_errors
 import polars as pl
 import pulsar
 
 from analytics_platform.calendar import EXCHANGE_TZ
-from analytics_platform.contracts import ColumnSpec
+from analytics_platform.contracts import ColumnSpec, schema_errors
 from analytics_platform.events.codec import ISO_TS
 from analytics_platform.events.contracts import BY_EVENT_TYPE, QUARANTINE, EventContract
 from analytics_platform.lake import Lake
@@ -361,7 +360,7 @@ def _value_check_errors(contract: EventContract, rows: pl.DataFrame) -> pl.DataF
         return empty
     try:
         contract.table.pandera_schema(check_key=False).validate(rows.drop("_row"), lazy=True)
-    except pa_errors.SchemaErrors as exc:
+    except schema_errors() as exc:
         cases = pl.DataFrame(exc.failure_cases).filter(pl.col("index").is_not_null())
         if cases.is_empty():
             raise

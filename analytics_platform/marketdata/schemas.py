@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import pandera.polars as pa
 import polars as pl
 
 from analytics_platform.contracts import (
     PRICE,
     QTY,
     TS,
+    Check,
     ColumnSpec,
     TableContract,
     trade_date_column,
 )
 
-_POSITIVE = [pa.Check.gt(0)]
-_NON_NEGATIVE = [pa.Check.ge(0)]
+_POSITIVE = [Check.gt(0)]
+_NON_NEGATIVE = [Check.ge(0)]
 
 QUOTES = TableContract(
     table="raw/quotes",
@@ -61,7 +61,7 @@ BOOK_SNAPSHOTS = TableContract(
     columns=[
         ColumnSpec("ts", TS, "Snapshot time (UTC, ns)"),
         ColumnSpec("symbol", pl.String, "Instrument symbol"),
-        ColumnSpec("level", QTY, "Book level, 1 = best", checks=[pa.Check.in_range(1, 50)]),
+        ColumnSpec("level", QTY, "Book level, 1 = best", checks=[Check.in_range(1, 50)]),
         ColumnSpec("bid_px", PRICE, "Bid price at this level", checks=_POSITIVE),
         ColumnSpec("bid_sz", QTY, "Shares bid at this level", checks=_NON_NEGATIVE),
         ColumnSpec("ask_px", PRICE, "Ask price at this level", checks=_POSITIVE),

@@ -9,11 +9,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandera.errors as pa_errors
 import polars as pl
 
 from analytics_platform.calendar import session
-from analytics_platform.contracts import TableContract
+from analytics_platform.contracts import TableContract, schema_errors
 from analytics_platform.reporting import markdown_table
 
 MAX_LISTED = 20  # examples listed in a failing check's metadata
@@ -31,7 +30,7 @@ def schema_check(frame: pl.DataFrame, contract: TableContract) -> CheckOutcome:
     """Pandera validation of the contract: types, nullability, value checks, key uniqueness."""
     try:
         contract.pandera_schema().validate(frame, lazy=True)
-    except pa_errors.SchemaErrors as errors:
+    except schema_errors() as errors:
         cases = pl.DataFrame(errors.failure_cases).head(MAX_LISTED).cast(pl.String)
         return CheckOutcome(
             "schema",

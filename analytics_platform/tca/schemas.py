@@ -1,5 +1,6 @@
 """Contracts of the TCA tables. Column types come from running the TCA functions on empty raw
-frames (so they cannot drift from the code); descriptions come from one glossary."""
+frames (so they cannot drift from the code; JAX's score excepted, tested instead); descriptions
+come from one glossary."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from analytics_platform.tca.daily import SUMMARIES, daily_report
 from analytics_platform.tca.execution_quality import outliers, rule_605
 from analytics_platform.tca.fills import DEFAULT_HORIZONS, fill_tca
 from analytics_platform.tca.orders import order_tca
-from analytics_platform.tca.score import order_components, order_scores
+from analytics_platform.tca.score import order_components
 
 GLOSSARY = {
     "exec_id": "Fill id",
@@ -214,13 +215,17 @@ DAILY_REPORT = contract_from(
 )
 ORDER_SCORES = contract_from(
     "tca/order_scores",
-    order_scores(
-        order_components(
-            _empty(ORDER_TCA),
-            _empty(FILL_TCA),
-            pl.DataFrame(schema={"order_id": pl.String, "expected_cost_bps": pl.Float64}),
-        )
-    ).schema,
+    # order_scores appends the composite `score` (it runs JAX, which loading must not import).
+    pl.Schema(
+        {
+            **order_components(
+                _empty(ORDER_TCA),
+                _empty(FILL_TCA),
+                pl.DataFrame(schema={"order_id": pl.String, "expected_cost_bps": pl.Float64}),
+            ).schema,
+            "score": pl.Float64,
+        }
+    ),
     ["order_id"],
     "Execution quality score per order: five standardised components, documented weights.",
 )

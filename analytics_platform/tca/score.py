@@ -20,10 +20,21 @@ is the least-squares slope of an entity's daily score over its last 20 trading d
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
-import jax.numpy as jnp
 import numpy as np
 import polars as pl
+
+if TYPE_CHECKING:
+    import jax.numpy as jnp
+
+
+def _jnp():
+    """JAX is imported on first use: loading the code location must not pay ~0.5 s for it."""
+    import jax.numpy as jnp  # noqa: PLC0415
+
+    return jnp
+
 
 WEIGHTS = {
     "cost_vs_expectation": 0.35,
@@ -38,6 +49,7 @@ TREND_DAYS = 20
 
 def _zscores(values: jnp.ndarray) -> jnp.ndarray:
     """Column-wise z-scores ignoring NaN; NaN (missing) and zero-dispersion columns give 0."""
+    jnp = _jnp()
     present = ~jnp.isnan(values)
     n = jnp.maximum(present.sum(axis=0), 1)
     mean = jnp.where(present, values, 0.0).sum(axis=0) / n
@@ -48,11 +60,13 @@ def _zscores(values: jnp.ndarray) -> jnp.ndarray:
 
 def composite(components: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Order scores from an (orders × components) matrix of raw, higher-is-better values."""
+    jnp = _jnp()
     return np.asarray(_zscores(jnp.asarray(components, dtype=jnp.float32)) @ jnp.asarray(weights))
 
 
 def shrunk_mean(scores: np.ndarray, groups: np.ndarray, n_groups: int, kappa: float) -> np.ndarray:
     """Per group: Σ score / (n + κ), i.e. the mean shrunk toward 0 for small n."""
+    jnp = _jnp()
     sums = jnp.zeros(n_groups).at[groups].add(jnp.asarray(scores))
     counts = jnp.zeros(n_groups).at[groups].add(1.0)
     return np.asarray(sums / (counts + kappa))
@@ -60,6 +74,7 @@ def shrunk_mean(scores: np.ndarray, groups: np.ndarray, n_groups: int, kappa: fl
 
 def trend_slope(days: np.ndarray, values: np.ndarray) -> float | None:
     """Least-squares slope of values over day numbers (per trading day); None below 2 points."""
+    jnp = _jnp()
     if len(values) < 2:
         return None
     x = jnp.asarray(days, dtype=jnp.float32)
