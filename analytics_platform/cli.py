@@ -33,7 +33,11 @@ run_coordinator:
   module: dagster.core.run_coordinator
   class: QueuedRunCoordinator
   config:
-    dequeue_interval_seconds: 2
+    dequeue_interval_seconds: 1
+sensors:
+  # Each Pulsar sensor probes its topics; in parallel, a tick does not wait for the others.
+  use_threads: true
+  num_workers: 5
 concurrency:
   runs:
     max_concurrent_runs: {max_runs}

@@ -48,6 +48,7 @@ class PlatformSettings(BaseModel):
     )
     tca_outlier_k_sigma: float = Field(3.0, gt=0, alias="ANALYTICS_TCA_OUTLIER_K_SIGMA")
     sensor_max_messages: int = Field(200_000, gt=0, alias="ANALYTICS_SENSOR_MAX_MESSAGES")
+    sensor_interval_s: int = Field(2, gt=0, alias="ANALYTICS_SENSOR_INTERVAL_S")
     # The embedded default's source of data: a simulated market and firm (docs/simulator.md).
     simulator: bool = Field(True, alias="ANALYTICS_SIMULATOR")
     sim_symbols: int = Field(_SIM.n_symbols, gt=0, alias="ANALYTICS_SIM_SYMBOLS")

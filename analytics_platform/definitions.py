@@ -28,7 +28,7 @@ defs = Definitions(
     ],
     jobs=[end_of_day_job, *ingest_jobs.values()],
     schedules=[end_of_day_schedule],
-    sensors=pulsar_sensors,
+    sensors=pulsar_sensors(settings.sensor_interval_s),
     resources=build_resources(settings),
     executor=in_process_executor if settings.executor == "in_process" else multiprocess_executor,
 )

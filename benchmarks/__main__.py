@@ -1,9 +1,8 @@
-"""Run benchmarks: `python -m benchmarks [simulator|ingest|tca|eod_tca|history ...]` (all: none
-named)."""
+"""Run benchmarks: `python -m benchmarks [NAME ...]` (all when none is named); names below."""
 
 import sys
 
-from benchmarks import eod_tca, history, ingest, simulator, tca
+from benchmarks import eod_tca, event_path, history, ingest, simulator, tca
 
 BENCHMARKS = {
     "simulator": simulator.run,
@@ -11,6 +10,7 @@ BENCHMARKS = {
     "tca": tca.run,
     "eod_tca": eod_tca.run,
     "history": history.run,
+    "event_path": event_path.run,
 }
 
 

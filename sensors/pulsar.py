@@ -53,13 +53,13 @@ def partitions_in_flight(instance: DagsterInstance) -> set[str]:
     return {r.tags["dagster/partition"] for r in runs if "dagster/partition" in r.tags}
 
 
-def pulsar_sensor(workflow: str) -> SensorDefinition:
+def pulsar_sensor(workflow: str, interval_s: int) -> SensorDefinition:
     contracts = [c for c in INBOUND if c.spec.workflow == workflow]
 
     @sensor(
         name=f"pulsar_{workflow.replace('-', '_')}",
         job=ingest_jobs[workflow],
-        minimum_interval_seconds=30,
+        minimum_interval_seconds=interval_s,
         default_status=DefaultSensorStatus.RUNNING,
         description=f"Requests {workflow} partition runs for trade dates with new events",
     )
@@ -122,4 +122,7 @@ def pulsar_sensor(workflow: str) -> SensorDefinition:
     return _sensor
 
 
-pulsar_sensors = [pulsar_sensor(w) for w in WORKFLOWS]
+def pulsar_sensors(interval_s: int) -> list[SensorDefinition]:
+    """One sensor per workflow, evaluated every `interval_s` seconds (ANALYTICS_SENSOR_INTERVAL_S):
+    the wait between a publish and its run request."""
+    return [pulsar_sensor(w, interval_s) for w in WORKFLOWS]

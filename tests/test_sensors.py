@@ -27,7 +27,7 @@ from resources import IngestConfig, LakeResource, PulsarResource, QualityConfig
 from sensors.pulsar import pulsar_sensors
 from tests.conftest import SMALL
 
-SENSOR = next(s for s in pulsar_sensors if s.name == "pulsar_trade_execution")
+SENSOR = next(s for s in pulsar_sensors(5) if s.name == "pulsar_trade_execution")
 TRADE_EXECUTION_ASSETS = [
     a
     for a, c in zip(raw_event_assets, INBOUND, strict=True)
