@@ -1,5 +1,9 @@
 """Shared metadata builders for lake-table assets (schema, lineage, materialization stats)."""
 
+import hashlib
+import importlib.util
+from pathlib import Path
+
 import polars as pl
 from dagster import (
     AssetCheckResult,
@@ -13,9 +17,20 @@ from dagster import (
 from analytics_platform.contracts import TableContract
 from analytics_platform.lake import PartitionWrite
 from analytics_platform.quality.checks import CheckOutcome
-from analytics_platform.reporting import markdown_table
+from analytics_platform.reporting import Markdown, markdown_table
 
 OWNERS = ["team:data-platform"]
+
+
+def code_version(*packages: str) -> str:
+    """A digest of the domain code an asset runs (its package sources): when it changes,
+    Dagster marks the asset's materializations stale in the UI."""
+    digest = hashlib.sha256()
+    for package in packages:
+        root = Path(importlib.util.find_spec(package).origin).parent
+        for source in sorted(root.rglob("*.py")):
+            digest.update(source.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def lake_key(table: str) -> AssetKey:
@@ -69,5 +84,8 @@ def check_result(
         passed=outcome.passed,
         severity=severity,
         description=outcome.description,
-        metadata=outcome.metadata,
+        metadata={
+            name: MetadataValue.md(value) if isinstance(value, Markdown) else value
+            for name, value in outcome.metadata.items()
+        },
     )

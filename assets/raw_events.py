@@ -22,10 +22,12 @@ from analytics_platform.events.contracts import INBOUND, QUARANTINE, EventContra
 from analytics_platform.events.ingest import ingest_topic
 from analytics_platform.quality.checks import unique_key_check
 from analytics_platform.reporting import markdown_table
-from assets.metadata import OWNERS, check_result, definition_metadata, lake_key
+from assets.metadata import OWNERS, check_result, code_version, definition_metadata, lake_key
 from assets.partitions import partition_date, trading_day_partitions
 from resources.lake import IngestConfig, LakeResource, QualityConfig
 from resources.pulsar import PulsarResource
+
+INGEST_CODE_VERSION = code_version("analytics_platform.events")
 
 
 def topic_key(contract: EventContract) -> AssetKey:
@@ -58,7 +60,7 @@ def raw_event_asset(contract: EventContract) -> AssetsDefinition:
         partitions_def=trading_day_partitions,
         group_name=group_of(contract),
         owners=OWNERS,
-        kinds={"delta", "pulsar", "polars"},
+        kinds={"deltalake", "pulsar", "polars"},
         description=contract.description,
         metadata={
             **definition_metadata(contract.table),
@@ -72,14 +74,17 @@ def raw_event_asset(contract: EventContract) -> AssetsDefinition:
                 asset=key,
                 blocking=True,
                 description="No event landed twice in the partition",
+                partitions_def=trading_day_partitions,
             ),
             AssetCheckSpec(
                 "quarantine_rate",
                 asset=key,
                 description="Share of this run's messages rejected to raw/quarantine (warns)",
+                partitions_def=trading_day_partitions,
             ),
         ],
         pool="pulsar_ingest",
+        code_version=INGEST_CODE_VERSION,
     )
     def _raw_events(
         context: AssetExecutionContext,
@@ -135,7 +140,7 @@ quarantine_spec = AssetSpec(
     description=QUARANTINE.description + " Written by every raw event asset.",
     group_name="raw_quarantine",
     owners=OWNERS,
-    kinds={"delta"},
+    kinds={"deltalake"},
     deps=[lake_key(c.spec.table) for c in INBOUND],
     metadata=definition_metadata(QUARANTINE),
 )

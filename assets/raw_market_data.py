@@ -21,7 +21,14 @@ from analytics_platform.quality.checks import (
     MARKET_DATA_CHECKS,
     run_market_data_checks,
 )
-from assets.metadata import OWNERS, check_result, definition_metadata, lake_key, write_metadata
+from assets.metadata import (
+    OWNERS,
+    check_result,
+    code_version,
+    definition_metadata,
+    lake_key,
+    write_metadata,
+)
 from assets.partitions import partition_date, trading_day_partitions
 from resources.lake import LakeResource, LandingZoneResource, QualityConfig
 
@@ -49,11 +56,18 @@ def raw_market_data_asset(contract: TableContract) -> AssetsDefinition:
         partitions_def=trading_day_partitions,
         group_name="raw_market_data",
         owners=OWNERS,
-        kinds={"delta", "polars"},
+        kinds={"deltalake", "polars"},
         description=contract.description,
         metadata=definition_metadata(contract),
+        code_version=code_version("analytics_platform.quality"),
         check_specs=[
-            AssetCheckSpec(name, asset=key, description=CHECK_DESCRIPTIONS[name], blocking=True)
+            AssetCheckSpec(
+                name,
+                asset=key,
+                description=CHECK_DESCRIPTIONS[name],
+                blocking=True,
+                partitions_def=trading_day_partitions,
+            )
             for name in check_names
         ],
     )

@@ -57,13 +57,21 @@ from analytics_platform.tca.score import (
     order_scores,
     with_trend,
 )
-from assets.metadata import OWNERS, check_result, definition_metadata, lake_key, write_metadata
+from assets.metadata import (
+    OWNERS,
+    check_result,
+    code_version,
+    definition_metadata,
+    lake_key,
+    write_metadata,
+)
 from assets.partitions import partition_date, trading_day_partitions
 from resources.lake import LakeResource, QualityConfig, TcaConfig
 from resources.pulsar import PulsarResource
 
 GROUP = "tca"
-KINDS = {"delta", "polars"}
+KINDS = {"deltalake", "polars"}
+TCA_CODE_VERSION = code_version("analytics_platform.tca", "analytics_platform.timeseries")
 
 
 def tca_table_asset(contract, deps: list[str], *, kinds=KINDS, description=None, check_specs=()):
@@ -78,6 +86,7 @@ def tca_table_asset(contract, deps: list[str], *, kinds=KINDS, description=None,
         description=description or contract.description,
         metadata=definition_metadata(contract),
         check_specs=list(check_specs),
+        code_version=TCA_CODE_VERSION,
     )
 
 
@@ -97,7 +106,13 @@ def _cost_metadata(frame, source: str, metric: str, by: str) -> dict[str, object
 
 
 def _check_spec(key, name: str, description: str, blocking: bool = True) -> AssetCheckSpec:
-    return AssetCheckSpec(name, asset=key, description=description, blocking=blocking)
+    return AssetCheckSpec(
+        name,
+        asset=key,
+        description=description,
+        blocking=blocking,
+        partitions_def=trading_day_partitions,
+    )
 
 
 @tca_table_asset(

@@ -37,6 +37,7 @@ def _graph_snapshot() -> dict:
             "owners": sorted(spec.owners),
             "kinds": sorted(spec.kinds),
             "partitioned": spec.partitions_def is not None,
+            "code_versioned": spec.code_version is not None,
             "description": bool(spec.description),
             "metadata": sorted(spec.metadata),
             "columns": [f"{c.name}:{c.type}" for c in schema.columns] if schema else [],

@@ -2,7 +2,7 @@
 
 import polars as pl
 import pytest
-from dagster import AssetKey, materialize
+from dagster import AssetKey, MarkdownMetadataValue, materialize
 
 from analytics_platform.lake import Lake
 from analytics_platform.landing import LandingZone
@@ -40,6 +40,8 @@ def test_raw_graph_materialises_one_day(lake_env, small_day):
     assert result.success
     checks = result.get_asset_check_evaluations()
     assert len(checks) == 13 and all(c.passed for c in checks)
+    # Partitioned checks: each result belongs to the day it checked (the UI shows it per day).
+    assert {c.partition for c in checks} == {TRADE_DATE.isoformat()}
     for table, frame in small_day.market_data.items():
         contract = MARKET_DATA_CONTRACTS[table]
         stored = lake.scan(contract, [TRADE_DATE]).collect()
@@ -48,6 +50,7 @@ def test_raw_graph_materialises_one_day(lake_env, small_day):
         assert mat.metadata["dagster/row_count"].value == frame.height
         assert mat.metadata["delta_version"].value == 0
         assert "preview" in mat.metadata
+        assert isinstance(mat.metadata["preview"], MarkdownMetadataValue)
 
 
 def test_rematerialising_replaces_the_partition_without_duplicates(lake_env, small_day):
@@ -73,6 +76,7 @@ def test_a_sequence_gap_fails_the_blocking_check_and_names_the_range(lake_env, s
     gap = evaluations[(AssetKey(["raw", "quotes"]), "sequence_gaps")]
     assert not gap.passed
     assert f"{symbol} seq 10-12" in gap.description
+    assert isinstance(gap.metadata["gap_ranges"], MarkdownMetadataValue)  # a table, not text
     others = [e for k, e in evaluations.items() if k[1] != "sequence_gaps"]
     assert all(e.passed for e in others)
 
