@@ -3,7 +3,7 @@
 from dagster import Definitions, in_process_executor, multiprocess_executor
 
 from analytics_platform.config import load_settings
-from assets.raw_events import quarantine_spec, raw_event_assets, topic_specs
+from assets.raw_events import raw_event_assets, raw_quarantine, topic_specs
 from assets.raw_market_data import landing_specs, raw_market_data_assets
 from assets.simulation import simulated_market
 from assets.tca import tca_assets
@@ -23,7 +23,7 @@ defs = Definitions(
         *sources,
         *raw_market_data_assets,
         *raw_event_assets,
-        quarantine_spec,
+        raw_quarantine,
         *tca_assets,
     ],
     jobs=[end_of_day_job, *ingest_jobs.values()],

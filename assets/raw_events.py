@@ -5,6 +5,7 @@ rows), then reports its own trade_date partition. Events of other days land too 
 the same backlog) and are reported by those days' runs, which the sensors request.
 """
 
+import polars as pl
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -135,12 +136,41 @@ def raw_event_asset(contract: EventContract) -> AssetsDefinition:
 
 topic_specs = [topic_spec(c) for c in INBOUND]
 raw_event_assets = [raw_event_asset(c) for c in INBOUND]
-quarantine_spec = AssetSpec(
+
+
+@asset(
     key=lake_key(QUARANTINE.table),
-    description=QUARANTINE.description + " Written by every raw event asset.",
+    deps=[lake_key(c.spec.table) for c in INBOUND],
+    partitions_def=trading_day_partitions,
     group_name="raw_quarantine",
     owners=OWNERS,
-    kinds={"deltalake"},
-    deps=[lake_key(c.spec.table) for c in INBOUND],
+    kinds={"deltalake", "polars"},
+    description=QUARANTINE.description
+    + " Each raw event asset writes its rejects in the same commit as its rows; this asset"
+    " reports the day: counts by topic and by reason, and examples.",
     metadata=definition_metadata(QUARANTINE),
+    code_version=INGEST_CODE_VERSION,
 )
+def raw_quarantine(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+    trade_date = partition_date(context.partition_key)
+    day = lake.lake().scan(QUARANTINE, [trade_date]).collect()
+    by_topic = day.group_by("topic").len("messages").sort("messages", descending=True)
+    by_reason = (
+        day.with_columns(reason=pl.col("error").str.slice(0, 80))
+        .group_by("reason")
+        .len("messages")
+        .sort("messages", descending=True)
+    )
+    context.log.info(f"raw/quarantine {trade_date}: {day.height} rejected messages")
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": day.height,
+            "delta_version": lake.lake().version(QUARANTINE.table),
+            "trade_date": trade_date.isoformat(),
+            "by_topic": MetadataValue.md(markdown_table(by_topic, 20)),
+            "by_reason": MetadataValue.md(markdown_table(by_reason, 20)),
+            "examples": MetadataValue.md(
+                markdown_table(day.select("topic", "message_id", "error", "payload"), 5)
+            ),
+        }
+    )

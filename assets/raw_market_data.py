@@ -29,7 +29,7 @@ from assets.metadata import (
     lake_key,
     write_metadata,
 )
-from assets.partitions import partition_date, trading_day_partitions
+from assets.partitions import end_of_day_freshness, partition_date, trading_day_partitions
 from resources.lake import LakeResource, LandingZoneResource, QualityConfig
 
 
@@ -60,6 +60,7 @@ def raw_market_data_asset(contract: TableContract) -> AssetsDefinition:
         description=contract.description,
         metadata=definition_metadata(contract),
         code_version=code_version("analytics_platform.quality"),
+        freshness_policy=end_of_day_freshness,
         check_specs=[
             AssetCheckSpec(
                 name,

@@ -65,7 +65,7 @@ from assets.metadata import (
     lake_key,
     write_metadata,
 )
-from assets.partitions import partition_date, trading_day_partitions
+from assets.partitions import end_of_day_freshness, partition_date, trading_day_partitions
 from resources.lake import LakeResource, QualityConfig, TcaConfig
 from resources.pulsar import PulsarResource
 
@@ -87,6 +87,7 @@ def tca_table_asset(contract, deps: list[str], *, kinds=KINDS, description=None,
         metadata=definition_metadata(contract),
         check_specs=list(check_specs),
         code_version=TCA_CODE_VERSION,
+        freshness_policy=end_of_day_freshness,
     )
 
 

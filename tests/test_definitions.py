@@ -38,6 +38,7 @@ def _graph_snapshot() -> dict:
             "kinds": sorted(spec.kinds),
             "partitioned": spec.partitions_def is not None,
             "code_versioned": spec.code_version is not None,
+            "freshness": spec.freshness_policy is not None,
             "description": bool(spec.description),
             "metadata": sorted(spec.metadata),
             "columns": [f"{c.name}:{c.type}" for c in schema.columns] if schema else [],

@@ -175,3 +175,26 @@ def test_a_day_with_a_run_in_flight_is_not_requested_again(env, small_day):
         "2026-11-19",
         "2026-11-20",
     ]
+
+
+def test_the_days_rejects_show_on_raw_quarantine(env, small_day):
+    """raw/quarantine is an asset of its own: its materialization counts the day's rejects by
+    topic and reason (the rows are written by the raw event assets)."""
+    from assets.raw_events import raw_quarantine  # noqa: PLC0415
+
+    broker, resources, _ = env
+    _publish(broker, small_day)
+    with pulsar_client(broker.service_url) as client:
+        producer = client.create_producer(TRADE_EXECUTED.spec.topic, block_if_queue_full=True)
+        producer.send(b"{oops", properties={"trade_date": small_day.trade_date.isoformat()})
+        producer.close()
+    result = materialize(
+        [*TRADE_EXECUTION_ASSETS, raw_quarantine],
+        partition_key=small_day.trade_date.isoformat(),
+        resources=resources,
+    )
+    assert result.success
+    mat = result.asset_materializations_for_node("raw__quarantine")[0]
+    assert mat.metadata["dagster/row_count"].value == 1
+    assert TRADE_EXECUTED.spec.topic in mat.metadata["by_topic"].value
+    assert "malformed" in mat.metadata["by_reason"].value
