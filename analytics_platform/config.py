@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from analytics_platform.marketdata.simulator import SimulationConfig
+from analytics_platform.tca.execution_quality import (
+    DEFAULT_NOTIONAL_BUCKETS,
+    DEFAULT_OUTLIER_K_SIGMA,
+)
+from analytics_platform.tca.fills import DEFAULT_MAX_QUOTE_AGE
+from analytics_platform.tca.orders import DEFAULT_IMPACT_HORIZON
 
 _SIM = SimulationConfig()  # the simulated world's defaults are declared once, there
 
@@ -23,42 +30,141 @@ class ConfigError(ValueError):
 
 
 class PlatformSettings(BaseModel):
-    """Every field is read from the environment variable given as its alias."""
+    """Every setting, declared once: its name, type, default, environment variable (the alias)
+    and meaning (the description, which the README's table repeats; a test keeps them in step).
+    Defaults that are domain constants come from the domain module that owns them."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    home: Path = Field(Path("var"), alias="ANALYTICS_HOME")
-    lake_uri: str | None = Field(None, alias="ANALYTICS_LAKE_URI")
+    home: Path = Field(
+        Path("var"), alias="ANALYTICS_HOME", description="root of the embedded runtime"
+    )
+    lake_uri: str | None = Field(
+        None, alias="ANALYTICS_LAKE_URI", description="Delta lake root (s3://… in production)"
+    )
     lake_storage_options: dict[str, str] = Field(
-        default_factory=dict, alias="ANALYTICS_LAKE_STORAGE_OPTIONS"
+        default_factory=dict,
+        alias="ANALYTICS_LAKE_STORAGE_OPTIONS",
+        description="JSON object of delta-rs storage options",
     )
-    landing_uri: str | None = Field(None, alias="ANALYTICS_LANDING_URI")
-    warehouse_path: str | None = Field(None, alias="ANALYTICS_WAREHOUSE_PATH")
-    mlflow_tracking_uri: str | None = Field(None, alias="MLFLOW_TRACKING_URI")
-    pulsar_service_url: str | None = Field(None, alias="PULSAR_SERVICE_URL")
-    pulsar_data_dir: str | None = Field(None, alias="ANALYTICS_PULSAR_DATA_DIR")
+    landing_uri: str | None = Field(
+        None, alias="ANALYTICS_LANDING_URI", description="vendor market-data drops (Parquet)"
+    )
+    warehouse_path: str | None = Field(
+        None, alias="ANALYTICS_WAREHOUSE_PATH", description="DuckDB warehouse (dbt marts)"
+    )
+    mlflow_tracking_uri: str | None = Field(
+        None, alias="MLFLOW_TRACKING_URI", description="MLflow tracking store"
+    )
+    pulsar_service_url: str | None = Field(
+        None, alias="PULSAR_SERVICE_URL", description="pulsar://… or pulsar+ssl://…"
+    )
+    pulsar_data_dir: str | None = Field(
+        None, alias="ANALYTICS_PULSAR_DATA_DIR", description="data directory of the embedded broker"
+    )
     max_crossed_quote_share: float = Field(
-        1e-4, ge=0.0, le=1.0, alias="ANALYTICS_MAX_CROSSED_QUOTE_SHARE"
+        1e-4,
+        ge=0.0,
+        le=1.0,
+        alias="ANALYTICS_MAX_CROSSED_QUOTE_SHARE",
+        description="bid_le_ask check threshold",
     )
-    max_quarantine_rate: float = Field(0.01, ge=0.0, le=1.0, alias="ANALYTICS_MAX_QUARANTINE_RATE")
-    ingest_batch_size: int = Field(50_000, gt=0, alias="ANALYTICS_INGEST_BATCH_SIZE")
+    min_quote_coverage: float = Field(
+        0.95,
+        ge=0.0,
+        le=1.0,
+        alias="ANALYTICS_MIN_QUOTE_COVERAGE",
+        description="quote_coverage check (warns): share of fills with a mid at fill time",
+    )
+    max_quarantine_rate: float = Field(
+        0.01,
+        ge=0.0,
+        le=1.0,
+        alias="ANALYTICS_MAX_QUARANTINE_RATE",
+        description="quarantine_rate check (warns) threshold",
+    )
+    ingest_batch_size: int = Field(
+        50_000,
+        gt=0,
+        alias="ANALYTICS_INGEST_BATCH_SIZE",
+        description="messages per decode/commit batch",
+    )
     tca_notional_buckets: list[float] = Field(
-        default_factory=lambda: [50_000.0, 200_000.0, 1_000_000.0],
+        default_factory=lambda: list(DEFAULT_NOTIONAL_BUCKETS),
         alias="ANALYTICS_TCA_NOTIONAL_BUCKETS",
+        description="Rule-605 order-notional cut points",
     )
-    tca_outlier_k_sigma: float = Field(3.0, gt=0, alias="ANALYTICS_TCA_OUTLIER_K_SIGMA")
-    sensor_max_messages: int = Field(200_000, gt=0, alias="ANALYTICS_SENSOR_MAX_MESSAGES")
-    sensor_interval_s: int = Field(2, gt=0, alias="ANALYTICS_SENSOR_INTERVAL_S")
+    tca_outlier_k_sigma: float = Field(
+        DEFAULT_OUTLIER_K_SIGMA,
+        gt=0,
+        alias="ANALYTICS_TCA_OUTLIER_K_SIGMA",
+        description="cost outlier threshold (σ of cost − expectation)",
+    )
+    tca_max_quote_age: str = Field(
+        DEFAULT_MAX_QUOTE_AGE,
+        alias="ANALYTICS_TCA_MAX_QUOTE_AGE",
+        description="oldest quote M(t) may use (a duration: 500ms, 60s, 5m)",
+    )
+    tca_impact_horizon: str = Field(
+        DEFAULT_IMPACT_HORIZON,
+        alias="ANALYTICS_TCA_IMPACT_HORIZON",
+        description="H of the permanent/temporary impact split, after end_ts (a duration)",
+    )
+    sensor_max_messages: int = Field(
+        200_000,
+        gt=0,
+        alias="ANALYTICS_SENSOR_MAX_MESSAGES",
+        description="messages a sensor probes per topic and tick",
+    )
+    sensor_interval_s: int = Field(
+        2,
+        gt=0,
+        alias="ANALYTICS_SENSOR_INTERVAL_S",
+        description="seconds between two ticks of each Pulsar sensor",
+    )
     # The embedded default's source of data: a simulated market and firm (docs/simulator.md).
-    simulator: bool = Field(True, alias="ANALYTICS_SIMULATOR")
-    sim_symbols: int = Field(_SIM.n_symbols, gt=0, alias="ANALYTICS_SIM_SYMBOLS")
-    sim_quotes: int = Field(_SIM.n_quotes, gt=0, alias="ANALYTICS_SIM_QUOTES")
-    sim_orders: int = Field(_SIM.n_orders, gt=0, alias="ANALYTICS_SIM_ORDERS")
-    sim_seed: int = Field(_SIM.seed, alias="ANALYTICS_SIM_SEED")
-    sim_warmup_days: int = Field(19, ge=0, alias="ANALYTICS_SIM_WARMUP_DAYS")
+    simulator: bool = Field(
+        True,
+        alias="ANALYTICS_SIMULATOR",
+        description="the simulated market and firm produce the sources; false in production",
+    )
+    sim_symbols: int = Field(
+        _SIM.n_symbols, gt=0, alias="ANALYTICS_SIM_SYMBOLS", description="simulated symbols"
+    )
+    sim_quotes: int = Field(
+        _SIM.n_quotes, gt=0, alias="ANALYTICS_SIM_QUOTES", description="simulated quotes a day"
+    )
+    sim_orders: int = Field(
+        _SIM.n_orders, gt=0, alias="ANALYTICS_SIM_ORDERS", description="simulated orders a day"
+    )
+    sim_seed: int = Field(
+        _SIM.seed, alias="ANALYTICS_SIM_SEED", description="seed of the simulated world"
+    )
+    sim_warmup_days: int = Field(
+        19,
+        ge=0,
+        alias="ANALYTICS_SIM_WARMUP_DAYS",
+        description="days a new world simulates (state only) before its first requested day",
+    )
     # Runs of the embedded instance: steps in one process; at most this many runs at once.
-    executor: str = Field("in_process", alias="ANALYTICS_EXECUTOR")
-    max_concurrent_runs: int = Field(2, gt=0, alias="ANALYTICS_MAX_CONCURRENT_RUNS")
+    executor: str = Field(
+        "in_process",
+        alias="ANALYTICS_EXECUTOR",
+        description="step executor: in_process, or multiprocess (a process per step)",
+    )
+    max_concurrent_runs: int = Field(
+        2,
+        gt=0,
+        alias="ANALYTICS_MAX_CONCURRENT_RUNS",
+        description="runs the embedded instance launches at once",
+    )
+
+    @field_validator("tca_max_quote_age", "tca_impact_horizon")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if not re.fullmatch(r"\d+(ns|us|ms|s|m|h)", value.strip()):
+            raise ValueError("must be a duration such as 500ms, 60s, 5m or 1h")
+        return value.strip()
 
     @field_validator("lake_storage_options", mode="before")
     @classmethod

@@ -130,13 +130,16 @@ def _check_spec(key, name: str, description: str, blocking: bool = True) -> Asse
         ),
     ],
 )
-def tca_fills(context: AssetExecutionContext, lake: LakeResource, quality: QualityConfig):
+def tca_fills(
+    context: AssetExecutionContext, lake: LakeResource, quality: QualityConfig, tca: TcaConfig
+):
     day = partition_date(context.partition_key)
     store = lake.lake()
     result = fill_tca(
         store.scan(TRADE_EXECUTED.table, [day]),
         store.scan(PARENT_ORDER_SUBMITTED.table, [day]),
         store.scan(QUOTES, [day]),
+        max_quote_age=tca.max_quote_age,
     )
     written = store.write_partition(FILL_TCA, result, day)
     return MaterializeResult(
@@ -171,7 +174,7 @@ def tca_fills(context: AssetExecutionContext, lake: LakeResource, quality: Quali
         _check_spec(lake_key(ORDER_TCA.table), "unique_key", "One row per order_id"),
     ],
 )
-def tca_orders(context: AssetExecutionContext, lake: LakeResource):
+def tca_orders(context: AssetExecutionContext, lake: LakeResource, tca: TcaConfig):
     day = partition_date(context.partition_key)
     store = lake.lake()
     result = order_tca(
@@ -179,6 +182,8 @@ def tca_orders(context: AssetExecutionContext, lake: LakeResource):
         store.scan(TRADE_EXECUTED.table, [day]),
         store.scan(QUOTES, [day]),
         store.scan(MARKET_TRADES, [day]),
+        impact_horizon=tca.impact_horizon,
+        max_quote_age=tca.max_quote_age,
     )
     written = store.write_partition(ORDER_TCA, result, day)
     return MaterializeResult(

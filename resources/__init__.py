@@ -1,5 +1,7 @@
 """Dagster resources, built from the platform settings (env vars with embedded defaults)."""
 
+from dagster_duckdb import DuckDBResource
+
 from analytics_platform.config import PlatformSettings
 from resources.lake import (
     IngestConfig,
@@ -8,6 +10,7 @@ from resources.lake import (
     QualityConfig,
     TcaConfig,
 )
+from resources.mlflow import MlflowResource
 from resources.pulsar import BrokerUnavailable, PulsarResource
 from resources.simulator import SimulatorResource
 
@@ -21,15 +24,21 @@ def build_resources(settings: PlatformSettings) -> dict[str, object]:
         "quality": QualityConfig(
             max_crossed_quote_share=settings.max_crossed_quote_share,
             max_quarantine_rate=settings.max_quarantine_rate,
+            min_quote_coverage=settings.min_quote_coverage,
         ),
         "ingest": IngestConfig(
             batch_size=settings.ingest_batch_size,
             sensor_max_messages=settings.sensor_max_messages,
         ),
         "tca": TcaConfig(
+            max_quote_age=settings.tca_max_quote_age,
+            impact_horizon=settings.tca_impact_horizon,
             notional_buckets=list(settings.tca_notional_buckets),
             outlier_k_sigma=settings.tca_outlier_k_sigma,
         ),
+        # The marts (dbt) and the cost model build on these two.
+        "warehouse": DuckDBResource(database=str(settings.warehouse_path)),
+        "mlflow": MlflowResource(tracking_uri=str(settings.mlflow_tracking_uri)),
         "pulsar": PulsarResource(
             service_url=settings.pulsar_service_url, embedded_dir=str(settings.pulsar_data_dir)
         ),
@@ -49,6 +58,7 @@ __all__ = [
     "IngestConfig",
     "LakeResource",
     "LandingZoneResource",
+    "MlflowResource",
     "PulsarResource",
     "QualityConfig",
     "SimulatorResource",

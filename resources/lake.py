@@ -29,24 +29,24 @@ class LandingZoneResource(ConfigurableResource):
 
 
 class QualityConfig(ConfigurableResource):
-    """Thresholds of the data-quality checks."""
+    """Thresholds of the data-quality checks (from the platform settings; no defaults here)."""
 
-    max_crossed_quote_share: float = 1e-4
-    max_quarantine_rate: float = 0.01
-    min_quote_coverage: float = 0.95
+    max_crossed_quote_share: float
+    max_quarantine_rate: float
+    min_quote_coverage: float
 
 
 class IngestConfig(ConfigurableResource):
     """Batch sizes of Pulsar ingestion and of the sensors' probes."""
 
-    batch_size: int = 50_000
-    sensor_max_messages: int = 200_000
+    batch_size: int
+    sensor_max_messages: int
 
 
 class TcaConfig(ConfigurableResource):
-    """TCA parameters: Rule-605 notional bucket cut points, outlier threshold."""
+    """TCA parameters: M(t)'s quote age, the impact horizon, Rule-605 cut points, outliers."""
 
-    notional_buckets: list[float] = Field(
-        default_factory=lambda: [50_000.0, 200_000.0, 1_000_000.0]
-    )
-    outlier_k_sigma: float = 3.0
+    max_quote_age: str
+    impact_horizon: str
+    notional_buckets: list[float]
+    outlier_k_sigma: float

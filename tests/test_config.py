@@ -39,3 +39,27 @@ def test_production_overrides():
 def test_invalid_config_fails_at_load_naming_the_variable(env, named):
     with pytest.raises(ConfigError, match=named):
         load_settings(env)
+
+
+def test_the_readme_table_lists_every_setting_with_its_description():
+    from analytics_platform.config import PlatformSettings  # noqa: PLC0415
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    rows = {
+        line.split("|")[1].strip().strip("`"): line.split("|")[3].strip()
+        for line in readme.splitlines()
+        if line.startswith("| `")
+    }
+    for field in PlatformSettings.model_fields.values():
+        assert rows.get(field.alias) == field.description, field.alias
+
+
+def test_tca_durations_are_validated_and_reach_the_resources():
+    from resources import build_resources  # noqa: PLC0415
+
+    with pytest.raises(ConfigError, match="ANALYTICS_TCA_MAX_QUOTE_AGE"):
+        load_settings({"ANALYTICS_TCA_MAX_QUOTE_AGE": "a minute"})
+    tca = build_resources(
+        load_settings({"ANALYTICS_TCA_MAX_QUOTE_AGE": "5s", "ANALYTICS_TCA_IMPACT_HORIZON": "1m"})
+    )["tca"]
+    assert (tca.max_quote_age, tca.impact_horizon) == ("5s", "1m")

@@ -15,8 +15,8 @@ from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
 
 from analytics_platform.landing import LandingZone
 from assets.raw_market_data import raw_market_data_assets
-from resources import LakeResource, LandingZoneResource, QualityConfig
-from tests.conftest import TRADE_DATE
+from resources import LakeResource, LandingZoneResource
+from tests.conftest import TRADE_DATE, tuning
 
 PRODUCTION_YAML = Path(__file__).parents[1] / "deploy" / "production" / "dagster.yaml"
 PG = {
@@ -90,7 +90,7 @@ def test_partition_run_is_recorded_in_postgres(production_instance, tmp_path, sm
         resources={
             "lake": LakeResource(root_uri=str(tmp_path / "lake")),
             "landing": LandingZoneResource(root=str(tmp_path / "landing")),
-            "quality": QualityConfig(max_crossed_quote_share=1e-3),
+            "quality": tuning(ANALYTICS_MAX_CROSSED_QUOTE_SHARE="1e-3")["quality"],
         },
     )
     assert result.success

@@ -8,8 +8,8 @@ from analytics_platform.lake import Lake
 from analytics_platform.landing import LandingZone
 from analytics_platform.marketdata.schemas import MARKET_DATA_CONTRACTS, QUOTES
 from assets.raw_market_data import raw_market_data_assets
-from resources import LakeResource, LandingZoneResource, QualityConfig
-from tests.conftest import TRADE_DATE
+from resources import LakeResource, LandingZoneResource
+from tests.conftest import TRADE_DATE, tuning
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def lake_env(tmp_path, small_day):
     resources = {
         "lake": LakeResource(root_uri=str(tmp_path / "lake")),
         "landing": LandingZoneResource(root=str(tmp_path / "landing")),
-        "quality": QualityConfig(max_crossed_quote_share=1e-3),
+        "quality": tuning(ANALYTICS_MAX_CROSSED_QUOTE_SHARE="1e-3")["quality"],
     }
     return zone, Lake(str(tmp_path / "lake")), resources
 

@@ -23,9 +23,9 @@ from analytics_platform.events.publisher import publish_frame, pulsar_client
 from analytics_platform.lake import Lake
 from analytics_platform.marketdata.simulator import simulate_day
 from assets.raw_events import raw_event_assets
-from resources import IngestConfig, LakeResource, PulsarResource, QualityConfig
+from resources import LakeResource, PulsarResource
 from sensors.pulsar import pulsar_sensors
-from tests.conftest import SMALL
+from tests.conftest import SMALL, tuning
 
 SENSOR = next(s for s in pulsar_sensors(5) if s.name == "pulsar_trade_execution")
 TRADE_EXECUTION_ASSETS = [
@@ -42,8 +42,7 @@ def env(tmp_path):
         resources = {
             "pulsar": PulsarResource(service_url=broker.service_url, embedded_dir=str(tmp_path)),
             "lake": LakeResource(root_uri=str(tmp_path / "lake")),
-            "ingest": IngestConfig(batch_size=1000, sensor_max_messages=100_000),
-            "quality": QualityConfig(),
+            **tuning(ANALYTICS_INGEST_BATCH_SIZE="1000", ANALYTICS_SENSOR_MAX_MESSAGES="100000"),
         }
         yield broker, resources, Lake(str(tmp_path / "lake"))
 
@@ -146,7 +145,7 @@ def test_sensor_skips_cleanly_without_a_broker(tmp_path):
     resources = {
         "pulsar": PulsarResource(embedded_dir=str(tmp_path / "nothing-here")),
         "lake": LakeResource(root_uri=str(tmp_path / "lake")),
-        "ingest": IngestConfig(),
+        "ingest": tuning()["ingest"],
     }
     with build_sensor_context(resources=resources) as context:
         result = SENSOR(context)

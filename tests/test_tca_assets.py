@@ -16,14 +16,11 @@ from assets.raw_events import raw_event_assets
 from assets.raw_market_data import raw_market_data_assets
 from assets.tca import tca_assets
 from resources import (
-    IngestConfig,
     LakeResource,
     LandingZoneResource,
     PulsarResource,
-    QualityConfig,
-    TcaConfig,
 )
-from tests.conftest import TRADE_DATE
+from tests.conftest import TRADE_DATE, tuning
 from tests.test_events_publish import _read_all
 
 
@@ -37,10 +34,8 @@ def test_tca_graph_for_one_day(tmp_path, small_day):
         resources = {
             "lake": LakeResource(root_uri=str(tmp_path / "lake")),
             "landing": LandingZoneResource(root=str(tmp_path / "landing")),
-            "quality": QualityConfig(max_crossed_quote_share=1e-3),
-            "ingest": IngestConfig(),
+            **tuning(ANALYTICS_MAX_CROSSED_QUOTE_SHARE="1e-3"),
             "pulsar": PulsarResource(service_url=broker.service_url, embedded_dir=str(tmp_path)),
-            "tca": TcaConfig(),
         }
         result = materialize(
             [*raw_market_data_assets, *raw_event_assets, *tca_assets],

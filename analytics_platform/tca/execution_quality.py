@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import polars as pl
 
 DEFAULT_NOTIONAL_BUCKETS = (50_000.0, 200_000.0, 1_000_000.0)
+DEFAULT_OUTLIER_K_SIGMA = 3.0
 
 
 def notional_bucket(cuts: Sequence[float]) -> pl.Expr:
@@ -79,7 +80,7 @@ def outliers(
     fills_tca: pl.DataFrame,
     orders_tca: pl.DataFrame,
     expectations: pl.DataFrame,
-    k_sigma: float = 3.0,
+    k_sigma: float = DEFAULT_OUTLIER_K_SIGMA,
 ) -> pl.DataFrame:
     """Fills outside the NBBO, and orders whose arrival cost is beyond k sigma of the pre-trade
     expectation (`expected_cost_bps` of MarketImpactAssessmentEvent), sigma being the day's

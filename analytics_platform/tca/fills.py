@@ -9,6 +9,7 @@ import polars as pl
 from analytics_platform.timeseries import Frame, QuoteBook, quote_book, quotes_at, side_sign
 
 DEFAULT_HORIZONS = ("1s", "5s", "30s", "60s", "300s")
+DEFAULT_MAX_QUOTE_AGE = "60s"
 
 FILL_COLUMNS = [
     "exec_id",
@@ -31,7 +32,7 @@ def fill_tca(
     quotes: Frame | QuoteBook,
     *,
     horizons: Sequence[str] = DEFAULT_HORIZONS,
-    max_quote_age: str = "60s",
+    max_quote_age: str = DEFAULT_MAX_QUOTE_AGE,
 ) -> pl.DataFrame:
     """Per fill: mid_at_fill (with bid/ask_at_fill), arrival_mid, arrival_cost_bps,
     effective_spread_bps, quoted_spread_bps, price_improvement, and per horizon h

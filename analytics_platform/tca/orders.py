@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from analytics_platform.tca.fills import DEFAULT_MAX_QUOTE_AGE
 from analytics_platform.timeseries import (
     GROUP,
     AsOfIndex,
@@ -30,6 +31,7 @@ ORDER_COLUMNS = [
     "trade_date",
 ]
 _NS_PER_S = 1e9
+DEFAULT_IMPACT_HORIZON = "300s"
 
 
 def _tape(market_trades: Frame) -> AsOfIndex:
@@ -100,8 +102,8 @@ def order_tca(
     quotes: Frame | QuoteBook,
     market_trades: Frame,
     *,
-    impact_horizon: str = "300s",
-    max_quote_age: str = "60s",
+    impact_horizon: str = DEFAULT_IMPACT_HORIZON,
+    max_quote_age: str = DEFAULT_MAX_QUOTE_AGE,
 ) -> pl.DataFrame:
     """Per parent order: fill rate, arrival / VWAP / TWAP benchmarks and costs, participation,
     implementation shortfall (Perold, Wagner split), permanent vs temporary impact, timings."""
