@@ -1,7 +1,5 @@
 """TCA assets: fill- and order-level TCA and the daily tables built on them (Delta, per day)."""
 
-import datetime as dt
-
 import polars as pl
 from dagster import (
     AssetCheckSeverity,
@@ -13,7 +11,6 @@ from dagster import (
     asset,
 )
 
-from analytics_platform.calendar import trading_days
 from analytics_platform.events.contracts import (
     MARKET_IMPACT_ASSESSMENT,
     PARENT_ORDER_SUBMITTED,
@@ -57,6 +54,7 @@ from analytics_platform.tca.score import (
     order_scores,
     with_trend,
 )
+from assets.inputs import LakeInput
 from assets.metadata import (
     OWNERS,
     check_result,
@@ -74,11 +72,14 @@ KINDS = {"deltalake", "polars"}
 TCA_CODE_VERSION = code_version("analytics_platform.tca", "analytics_platform.timeseries")
 
 
-def tca_table_asset(contract, deps: list[str], *, kinds=KINDS, description=None, check_specs=()):
-    """The decorator every TCA asset shares: keyed by its table, partitioned, owned, documented."""
+def tca_table_asset(
+    contract, deps: list[str | LakeInput], *, kinds=KINDS, description=None, check_specs=()
+):
+    """The decorator every TCA asset shares: keyed by its table, partitioned, owned, documented.
+    `deps`: input tables on the same day, or `LakeInput`s (windows of days)."""
     return asset(
         key=lake_key(contract.table),
-        deps=[lake_key(d) for d in deps],
+        deps=[d.dep if isinstance(d, LakeInput) else lake_key(d) for d in deps],
         partitions_def=trading_day_partitions,
         group_name=GROUP,
         owners=OWNERS,
@@ -313,20 +314,23 @@ def tca_order_scores(context: AssetExecutionContext, lake: LakeResource) -> Mate
     return MaterializeResult(metadata=write_metadata(written, scored))
 
 
-@tca_table_asset(
-    ENTITY_SCORES,
-    [ORDER_SCORES.table, FILL_TCA.table],
-    kinds={*KINDS, "jax"},
+ENTITY_SCORE_INPUTS = (
+    LakeInput(ORDER_SCORES),
+    LakeInput(FILL_TCA),
+    # The trend reads this table's own previous days: declared, so the UI shows the window and
+    # a backfill materialises days in order.
+    LakeInput(ENTITY_SCORES, days_before=TREND_DAYS - 1),
 )
+
+
+@tca_table_asset(ENTITY_SCORES, list(ENTITY_SCORE_INPUTS), kinds={*KINDS, "jax"})
 def tca_entity_scores(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
     day = partition_date(context.partition_key)
     store = lake.lake()
-    today = entity_scores(
-        store.scan(ORDER_SCORES, [day]).collect(), store.scan(FILL_TCA, [day]).collect(), day
-    )
-    calendar = trading_days(day - dt.timedelta(days=40), day)[-TREND_DAYS:]
-    history = store.scan(ENTITY_SCORES, calendar[:-1]).collect().drop("trend_20d")
-    scored = with_trend(today, history, calendar)
+    scores, fills, history = (i.read(store, context.partition_key) for i in ENTITY_SCORE_INPUTS)
+    today = entity_scores(scores, fills, day)
+    calendar = [*ENTITY_SCORE_INPUTS[2].days(context.partition_key), day]
+    scored = with_trend(today, history.drop("trend_20d"), calendar)
     written = store.write_partition(ENTITY_SCORES, scored, day)
     return MaterializeResult(
         metadata={

@@ -12,7 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dagster import RunRequest, SkipReason, build_schedule_context
+from dagster import (
+    RunRequest,
+    SkipReason,
+    TimeWindowPartitionMapping,
+    build_schedule_context,
+)
 
 from analytics_platform.definitions import defs
 from analytics_platform.events.contracts import INBOUND
@@ -21,6 +26,15 @@ from jobs.end_of_day import end_of_day_schedule
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
 ROOT = Path(__file__).parents[1]
+
+
+def _dep(dep) -> str:
+    """A dependency, with its window when it reads other days than the asset's own."""
+    key = dep.asset_key.to_user_string()
+    mapping = dep.partition_mapping
+    if isinstance(mapping, TimeWindowPartitionMapping):
+        return f"{key} [days {mapping.start_offset}..{mapping.end_offset}]"
+    return key
 
 
 def _graph_snapshot() -> dict:
@@ -32,7 +46,7 @@ def _graph_snapshot() -> dict:
     for spec in sorted(defs.resolve_all_asset_specs(), key=lambda s: s.key.to_user_string()):
         schema = spec.metadata.get("dagster/column_schema")
         assets[spec.key.to_user_string()] = {
-            "deps": sorted(d.asset_key.to_user_string() for d in spec.deps),
+            "deps": sorted(_dep(d) for d in spec.deps),
             "group": spec.group_name,
             "owners": sorted(spec.owners),
             "kinds": sorted(spec.kinds),

@@ -1,0 +1,48 @@
+"""An asset's lake inputs, declared once: each yields the asset's dependency (with its partition
+mapping, so backfills are ordered by the graph and the UI shows the window) and is what the
+asset's body reads. A window of earlier days (e.g. a 20-day trend reading its own previous 19
+days) is a time-window mapping on the same trading-day partitions."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+from dagster import AssetDep, TimeWindowPartitionMapping
+
+from analytics_platform.contracts import TableContract
+from analytics_platform.lake import Lake
+from assets.metadata import lake_key
+from assets.partitions import partition_date, trading_day_partitions
+
+
+@dataclass(frozen=True)
+class LakeInput:
+    """`contract`'s table, on the asset's own day, or on the `days_before` trading days before
+    it (not the day itself) when that is set."""
+
+    contract: TableContract
+    days_before: int = 0
+
+    @property
+    def mapping(self) -> TimeWindowPartitionMapping | None:
+        if not self.days_before:
+            return None  # the same day: Dagster's identity mapping
+        return TimeWindowPartitionMapping(start_offset=-self.days_before, end_offset=-1)
+
+    @property
+    def dep(self) -> AssetDep:
+        return AssetDep(lake_key(self.contract.table), partition_mapping=self.mapping)
+
+    def days(self, partition_key: str) -> list[dt.date]:
+        """The trading days this input covers for the asset's partition `partition_key`."""
+        if self.mapping is None:
+            return [partition_date(partition_key)]
+        upstream = self.mapping.get_upstream_mapped_partitions_result_for_partitions(
+            trading_day_partitions.subset_with_partition_keys([partition_key]),
+            trading_day_partitions,
+            trading_day_partitions,
+        )
+        return sorted(partition_date(k) for k in upstream.partitions_subset.get_partition_keys())
+
+    def read(self, lake: Lake, partition_key: str) -> pl.DataFrame:
+        return lake.scan(self.contract, self.days(partition_key)).collect()
