@@ -45,6 +45,8 @@ concurrency:
     default_limit: 1
 telemetry:
   enabled: false
+nux:
+  enabled: false  # no community sign-up dialog in an internal tool
 """
 FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
 SIM_OPTIONS = {  # CLI option -> environment variable of the simulated world's size
