@@ -20,7 +20,7 @@ from dagster import (
 )
 
 from analytics_platform.events.contracts import INBOUND, QUARANTINE, EventContract
-from analytics_platform.events.ingest import ingest_topic
+from analytics_platform.events.landing import ingest_topic
 from analytics_platform.quality.checks import unique_key_check
 from analytics_platform.reporting import markdown_table
 from assets.metadata import OWNERS, check_result, code_version, definition_metadata, lake_key

@@ -15,7 +15,7 @@ import pulsar
 
 from analytics_platform.events.broker import EmbeddedPulsar
 from analytics_platform.events.contracts import TRADE_EXECUTED
-from analytics_platform.events.ingest import ingest_topic
+from analytics_platform.events.landing import ingest_topic
 from analytics_platform.events.publisher import publish_frame, pulsar_client
 from analytics_platform.lake import Lake
 from analytics_platform.marketdata.simulator import SimulationConfig, simulate_day

@@ -27,13 +27,9 @@ from dagster import (
 )
 
 from analytics_platform.events.contracts import INBOUND, WORKFLOWS
-from analytics_platform.events.ingest import (
-    committed_offset,
-    decode_offset,
-    encode_offset,
-    later,
-    probe_topic,
-)
+from analytics_platform.events.landing import committed_offset
+from analytics_platform.events.probing import probe_topic
+from analytics_platform.events.reading import decode_offset, encode_offset, later
 from assets.partitions import trading_day_partitions
 from jobs.ingest import ingest_jobs
 from resources.lake import IngestConfig, LakeResource

@@ -8,7 +8,7 @@ import signal
 import sys
 
 from analytics_platform.events.contracts import TRADE_EXECUTED
-from analytics_platform.events.ingest import ingest_topic
+from analytics_platform.events.landing import ingest_topic
 from analytics_platform.events.publisher import pulsar_client
 from analytics_platform.lake import Lake
 

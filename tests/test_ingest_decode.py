@@ -13,7 +13,8 @@ from analytics_platform.events.contracts import (
     TRADE_EXECUTED,
     TRADING_DECISION,
 )
-from analytics_platform.events.ingest import decode_events, message_frame
+from analytics_platform.events.decoding import decode_events
+from analytics_platform.events.reading import message_frame
 
 TOPIC = TRADE_EXECUTED.spec.topic
 NOW = dt.datetime(2026, 11, 20, 22, 0, tzinfo=dt.UTC)

@@ -8,10 +8,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analytics_platform.events import ingest as ingest_module
+from analytics_platform.events import landing, reading
 from analytics_platform.events.broker import EmbeddedPulsar
 from analytics_platform.events.contracts import QUARANTINE, TRADE_EXECUTED
-from analytics_platform.events.ingest import committed_offset, ingest_topic
+from analytics_platform.events.landing import committed_offset, ingest_topic
 from analytics_platform.events.publisher import publish_frame, pulsar_client
 from analytics_platform.lake import Lake
 from analytics_platform.marketdata.simulator import simulate_day
@@ -73,10 +73,10 @@ def test_same_range_ingested_twice_from_scratch_lands_once(broker, tmp_path, sma
         publish_frame(client, TRADE_EXECUTED.spec, small_day.executions)
         ingest_topic(client, lake, TRADE_EXECUTED)
         # Lose the offset's effect: re-read the whole topic into the same table.
-        batches = list(ingest_module.read_batches(client, TRADE_EXECUTED.spec.topic, None, 10_000))
-        report = ingest_module.IngestReport(TRADE_EXECUTED.spec.topic, TRADE_EXECUTED.spec.table)
+        batches = list(reading.read_batches(client, TRADE_EXECUTED.spec.topic, None, 10_000))
+        report = landing.IngestReport(TRADE_EXECUTED.spec.topic, TRADE_EXECUTED.spec.table)
         for batch in batches:
-            ingest_module.land_batch(lake, TRADE_EXECUTED, batch, report)
+            landing.land_batch(lake, TRADE_EXECUTED, batch, report)
     assert report.inserted == 0 and report.duplicates == small_day.executions.height
     _assert_exactly(lake, small_day.executions)
 
