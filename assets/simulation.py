@@ -46,7 +46,7 @@ def simulated_market(
     trade_date = partition_date(context.partition_key)
     store = simulator.store()
     day = simulate(store, trade_date, warmup_days=simulator.warmup_days)
-    _, opened_from = store.opened_from(trade_date)
+    opened_from = day.opening.trade_date  # None: the world's genesis
     context.log.info(
         f"simulated {trade_date} ({store.path.name}): regime {day.closing.regime}, opened from "
         f"{opened_from or 'genesis'}"

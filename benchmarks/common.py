@@ -1,6 +1,7 @@
 """Timing helpers shared by benchmarks: best-of-N wall time, peak RSS, result files."""
 
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -39,6 +40,14 @@ def child_json(code: str, env: dict[str, str] | None = None, timeout_s: float | 
     if out.returncode:
         raise RuntimeError(f"benchmark child failed:\n{out.stderr[-4000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def platform_env(home: str, **variables: str) -> dict[str, str]:
+    """This process's environment with a fresh platform home: no ANALYTICS_* or DAGSTER_*
+    variable of the caller leaks in; `variables` are set on top."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANALYTICS_", "DAGSTER_"))}
+    env.update(ANALYTICS_HOME=home, **variables)
+    return env
 
 
 def write_results(name: str, rows: list[dict]) -> Path:

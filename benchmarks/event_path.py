@@ -19,22 +19,12 @@ from pathlib import Path
 
 import polars as pl
 
-from benchmarks.common import print_table, write_results
+from benchmarks.common import platform_env, print_table, write_results
 
 PROJECT = Path(__file__).resolve().parents[1]
 DAY = dt.date(2026, 11, 25)
 SAMPLES = 20
 TIMEOUT_S = 180
-
-
-def _env(home: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANALYTICS_", "DAGSTER_"))}
-    env.update(
-        ANALYTICS_HOME=home,
-        ANALYTICS_SIM_WARMUP_DAYS="0",
-        DAGSTER_HOME=str(Path(home, "dagster")),
-    )
-    return env
 
 
 def _wait_for(lake_uri: str, table: str, exec_id: str, deadline: float) -> float | None:
@@ -64,7 +54,7 @@ def measure() -> list[dict]:
     from analytics_platform.lake import Lake  # noqa: PLC0415
 
     home = tempfile.mkdtemp(prefix="bench-event-path-")
-    env = _env(home)
+    env = platform_env(home, ANALYTICS_SIM_WARMUP_DAYS="0", DAGSTER_HOME=str(Path(home, "dagster")))
     day = subprocess.run(
         [sys.executable, "-m", "analytics_platform.cli", "run-day", "--date", DAY.isoformat()],
         cwd=PROJECT, env=env, capture_output=True, text=True, check=False,

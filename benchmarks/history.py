@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.common import print_table, write_results
+from benchmarks.common import platform_env, print_table, write_results
 
 PROJECT = Path(__file__).resolve().parents[1]
 DAYS = 20
@@ -47,8 +47,7 @@ def _tree_rss_mb(root: int) -> float:
 
 def build_history(max_runs: int) -> dict:
     home = tempfile.mkdtemp(prefix="bench-history-")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANALYTICS_", "DAGSTER_"))}
-    env.update(ANALYTICS_HOME=home, ANALYTICS_MAX_CONCURRENT_RUNS=str(max_runs))
+    env = platform_env(home, ANALYTICS_MAX_CONCURRENT_RUNS=str(max_runs))
     started = time.perf_counter()
     proc = subprocess.Popen(
         [

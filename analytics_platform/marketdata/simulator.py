@@ -906,7 +906,12 @@ def simulate_day(
         }
     ).with_columns(trade_date=pl.lit(trade_date, dtype=pl.Date))
     context = _assemble_context(
-        rng=rng, cfg=cfg, trade_date=trade_date, open_ns=sess.open_ns, quotes=frames["quotes"]
+        rng=rng,
+        cfg=cfg,
+        trade_date=trade_date,
+        open_ns=sess.open_ns,
+        symbols=symbols,
+        quotes=frames["quotes"],
     )
     derived = derived_events(
         rng=rng,
@@ -1282,9 +1287,8 @@ def _portfolio_day(
     }
 
 
-def _assemble_context(*, rng, cfg, trade_date, open_ns, quotes) -> dict[str, pl.DataFrame]:
+def _assemble_context(*, rng, cfg, trade_date, open_ns, symbols, quotes) -> dict[str, pl.DataFrame]:
     """News sentiment and technical indicators of the day."""
-    symbols = quotes["symbol"].unique(maintain_order=True).to_numpy()
     n_sym = len(symbols)
     trade_date_col = pl.lit(trade_date, dtype=pl.Date)
 
