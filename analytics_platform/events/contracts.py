@@ -261,6 +261,7 @@ BENCHMARK_WEIGHTS = EventContract(
         _SYMBOL,
         _c("sector", pl.String, "GICS sector"),
         _c("weight", pl.Float64, "Weight at the previous close's prices", checks=_UNIT),
+        _c("reference_px", PRICE, "The previous close the weight is valued at", checks=_POS),
         _c("is_rebalance", pl.Boolean, "True when the weights were reset to target today"),
     ),
     "Benchmark constituents, weights and sector map (BenchmarkWeightsPublishedEvent).",

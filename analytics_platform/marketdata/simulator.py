@@ -70,7 +70,7 @@ ALGO_EFFECT_BPS = {"VWAP": 0.0, "TWAP": 0.6, "POV": 1.5, "IS": -0.8}
 ALGO_SHARE = {"VWAP": 0.4, "TWAP": 0.2, "POV": 0.2, "IS": 0.2}
 BROKER_EFFECT_BPS = {"BRKA": 0.0, "BRKB": 1.0, "BRKC": -0.5}
 BROKER_SHARE = {"BRKA": 0.5, "BRKB": 0.3, "BRKC": 0.2}
-# Strategy skill: realised alpha = skill * expected alpha (+ noise). EVENT_DRIVEN has none.
+# Strategy skill: E[realised alpha | expected alpha] = skill * expected. EVENT_DRIVEN has none.
 STRATEGY_SKILL = {"MOMENTUM": 0.8, "MEAN_REVERSION": 0.5, "STAT_ARB": 0.3, "EVENT_DRIVEN": 0.0}
 URGENCY_PARTICIPATION = {"LOW": 0.03, "MEDIUM": 0.08, "HIGH": 0.15}
 URGENCY_IMPACT_MULT = {"LOW": 0.7, "MEDIUM": 1.0, "HIGH": 1.4}
@@ -333,7 +333,9 @@ def _draw_decisions(rng, cfg: SimulationConfig, adv: np.ndarray) -> _Decisions:
     expected = np.exp(rng.normal(np.log(15.0), 0.6, n))
     confidence = rng.beta(4, 3, n)
     skill = _lookup(STRATEGY_SKILL, strategy)
-    true_alpha = skill * expected * (0.5 + confidence) + rng.normal(0, 8.0, n)
+    # Confidence is informative (scaled by its mean, 4/7, so that E[alpha | expected] is exactly
+    # skill * expected: skill is the slope of realised on expected alpha).
+    true_alpha = skill * expected * confidence * (7 / 4) + rng.normal(0, 8.0, n)
     signal = side * np.clip(expected / 60 + rng.normal(0, 0.1, n), 0.01, 1.0)
     horizon = rng.choice(np.array([900, 1800, 3600, 7200]), size=n)
     q_over_adv = np.clip(np.exp(rng.normal(np.log(0.003), 0.8, n)), 1e-4, 0.05)
@@ -1234,6 +1236,7 @@ def _portfolio_day(
             "symbol": symbols,
             "sector": inst["sector"],
             "weight": value / value.sum(),
+            "reference_px": prev_close,
             "is_rebalance": np.full(len(symbols), rebalance),
         }
     ).with_columns(

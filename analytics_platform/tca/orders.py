@@ -17,6 +17,7 @@ from analytics_platform.timeseries import (
 
 ORDER_COLUMNS = [
     "order_id",
+    "decision_id",
     "strategy_id",
     "portfolio_id",
     "symbol",
