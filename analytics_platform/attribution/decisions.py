@@ -115,7 +115,7 @@ def earned_bps() -> pl.Expr:
 
 
 def net_alpha_identity_check(outcomes: pl.DataFrame, tolerance: float = 1e-9) -> CheckOutcome:
-    """net_alpha = decision_alpha − IS equals what the decision earned from prices (relative 1e-9)."""
+    """net_alpha = decision_alpha − IS equals what the decision earned from prices (rel. 1e-9)."""
     checked = outcomes.filter(pl.col("net_alpha_bps").is_not_null()).with_columns(
         _gap=(pl.col("net_alpha_bps") - earned_bps()).abs(),
         _scale=pl.max_horizontal(pl.col("net_alpha_bps").abs(), pl.lit(1.0)),

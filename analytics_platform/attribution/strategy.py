@@ -51,11 +51,11 @@ def strategy_summary(outcomes: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
     summary = (
         known.group_by(*by)
         .agg(
-            n_decisions=pl.len(),
-            notional=w.sum(),
+            pl.len().alias("n_decisions"),
+            w.sum().alias("notional"),
             *[mean(c).alias(c) for c in WEIGHTED],
-            expected_alpha_bps=mean("expected_alpha_bps"),
-            hit_rate=(pl.col("net_alpha_bps") > 0).mean(),
+            mean("expected_alpha_bps").alias("expected_alpha_bps"),
+            (pl.col("net_alpha_bps") > 0).mean().alias("hit_rate"),
             *spreads,
         )
         .with_columns(
