@@ -163,7 +163,7 @@ def _print_summary(result, settings: PlatformSettings) -> int:
     materialized = _materializations(result)
     print("\nTables written (rows, Delta version):")
     for key, meta in materialized.items():
-        if key.startswith(("raw/", "tca/")):
+        if key.startswith(("raw/", "tca/", "attribution/")):
             rows, version = meta.get("dagster/row_count", 0), meta.get("delta_version")
             print(f"  {key:<28} {rows:>12,}   v{version}")
     quarantined = sum(meta.get("quarantined", 0) for meta in materialized.values())
@@ -173,6 +173,7 @@ def _print_summary(result, settings: PlatformSettings) -> int:
     print(f"\nChecks: {len(evaluations) - len(failed)} passed, {len(failed)} failed")
     for e in failed:
         print(f"  FAILED {e.asset_key.to_user_string()}:{e.check_name}: {e.description}")
+    _print_attribution(settings, result)
     topics = {k: m for k, m in materialized.items() if "published" in m}
     if topics:
         world = next(iter(topics.values()))
@@ -193,6 +194,48 @@ Where to look next:
   History         make history   (the last 20 trading days through a Dagster backfill)
 """)
     return 0 if result.success and not failed else 1
+
+
+def _print_attribution(settings: PlatformSettings, result) -> None:
+    """Strategy outcomes and portfolio excess returns of the run's day (and its window)."""
+    import polars as pl  # noqa: PLC0415
+
+    from analytics_platform.attribution.schemas import BRINSON_LINKED, STRATEGY_WINDOW  # noqa: PLC0415
+    from analytics_platform.lake import Lake  # noqa: PLC0415
+
+    day = dt.date.fromisoformat(result.dagster_run.tags["dagster/partition"])
+    lake = Lake(str(settings.lake_uri), dict(settings.lake_storage_options))
+    strategies = lake.scan(STRATEGY_WINDOW, [day]).collect().sort("skill", descending=True)
+    if strategies.is_empty():
+        return
+    n_days = strategies["n_days"].max()
+    print(f"\nStrategies over the last {n_days} day(s) (attribution/strategy_window):")
+    print(f"  {'strategy':<16} {'net alpha bps':>14} {'IS bps':>8} {'skill [95% interval]':>28}")
+    for row in strategies.iter_rows(named=True):
+        skill = (
+            f"{row['skill']:.2f} [{row['skill_ci_low']:.2f}, {row['skill_ci_high']:.2f}]"
+            if row["skill"] is not None
+            else "n/a"
+        )
+        print(
+            f"  {row['strategy_id']:<16} {row['net_alpha_bps']:>14.1f}"
+            f" {row['is_total_bps']:>8.1f} {skill:>28}"
+        )
+    linked = (
+        lake.scan(BRINSON_LINKED, [day])
+        .filter((pl.col("method") == "BF") & (pl.col("linking_method") == "carino"))
+        .group_by("portfolio_id")
+        .agg(pl.col("excess_return").first(), pl.col("allocation", "selection").sum())
+        .sort("portfolio_id")
+        .collect()
+    )
+    print("Portfolios vs benchmark (attribution/brinson_linked, BF, Carino):")
+    for row in linked.iter_rows(named=True):
+        bps = {k: 1e4 * row[k] for k in ("excess_return", "allocation", "selection")}
+        print(
+            f"  {row['portfolio_id']:<20} excess {bps['excess_return']:>8.1f} bps"
+            f"  allocation {bps['allocation']:>7.1f}  selection {bps['selection']:>7.1f}"
+        )
 
 
 def _daemon_alive(instance) -> bool:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from analytics_platform.attribution.brinson import INTERACTIONS
+from analytics_platform.attribution.risk import DEFAULT_RISK_FREE_RATE
 from analytics_platform.marketdata.simulator import SimulationConfig
 from analytics_platform.tca.execution_quality import (
     DEFAULT_NOTIONAL_BUCKETS,
@@ -110,6 +112,18 @@ class PlatformSettings(BaseModel):
         alias="ANALYTICS_TCA_IMPACT_HORIZON",
         description="H of the permanent/temporary impact split, after end_ts (a duration)",
     )
+    brinson_interaction: str = Field(
+        "separate",
+        alias="ANALYTICS_BRINSON_INTERACTION",
+        description="Brinson interaction: separate, top_down (into selection), bottom_up",
+    )
+    risk_free_rate: float = Field(
+        DEFAULT_RISK_FREE_RATE,
+        ge=-0.05,
+        le=0.5,
+        alias="ANALYTICS_RISK_FREE_RATE",
+        description="annual risk-free rate of the flat-forward curve (continuous)",
+    )
     sensor_max_messages: int = Field(
         200_000,
         gt=0,
@@ -186,6 +200,13 @@ class PlatformSettings(BaseModel):
                 raise ValueError(f"must be comma-separated numbers: {exc}") from exc
         if isinstance(value, list) and value != sorted(value):
             raise ValueError("cut points must be increasing")
+        return value
+
+    @field_validator("brinson_interaction")
+    @classmethod
+    def _interaction(cls, value: str) -> str:
+        if value not in INTERACTIONS:
+            raise ValueError(f"must be one of {', '.join(INTERACTIONS)}")
         return value
 
     @field_validator("executor")

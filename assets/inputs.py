@@ -18,16 +18,18 @@ from assets.partitions import partition_date, trading_day_partitions
 @dataclass(frozen=True)
 class LakeInput:
     """`contract`'s table, on the asset's own day, or on the `days_before` trading days before
-    it (not the day itself) when that is set."""
+    it when that is set (and the day itself too with `with_day`: a trailing window)."""
 
     contract: TableContract
     days_before: int = 0
+    with_day: bool = False
 
     @property
     def mapping(self) -> TimeWindowPartitionMapping | None:
         if not self.days_before:
             return None  # the same day: Dagster's identity mapping
-        return TimeWindowPartitionMapping(start_offset=-self.days_before, end_offset=-1)
+        end = 0 if self.with_day else -1
+        return TimeWindowPartitionMapping(start_offset=-self.days_before, end_offset=end)
 
     @property
     def dep(self) -> AssetDep:

@@ -4,6 +4,7 @@ from dagster_duckdb import DuckDBResource
 
 from analytics_platform.config import PlatformSettings
 from resources.lake import (
+    AttributionConfig,
     IngestConfig,
     LakeResource,
     LandingZoneResource,
@@ -36,6 +37,10 @@ def build_resources(settings: PlatformSettings) -> dict[str, object]:
             notional_buckets=list(settings.tca_notional_buckets),
             outlier_k_sigma=settings.tca_outlier_k_sigma,
         ),
+        "attribution": AttributionConfig(
+            brinson_interaction=settings.brinson_interaction,
+            risk_free_rate=settings.risk_free_rate,
+        ),
         # The marts (dbt) and the cost model build on these two.
         "warehouse": DuckDBResource(database=str(settings.warehouse_path)),
         "mlflow": MlflowResource(tracking_uri=str(settings.mlflow_tracking_uri)),
@@ -54,6 +59,7 @@ def build_resources(settings: PlatformSettings) -> dict[str, object]:
 
 
 __all__ = [
+    "AttributionConfig",
     "BrokerUnavailable",
     "IngestConfig",
     "LakeResource",

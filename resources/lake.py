@@ -50,3 +50,10 @@ class TcaConfig(ConfigurableResource):
     impact_horizon: str
     notional_buckets: list[float]
     outlier_k_sigma: float
+
+
+class AttributionConfig(ConfigurableResource):
+    """Attribution parameters: Brinson's interaction treatment, the risk-free rate."""
+
+    brinson_interaction: str
+    risk_free_rate: float

@@ -22,6 +22,21 @@ from analytics_platform.timeseries import Frame, QuoteBook, quote_book, quotes_a
 
 TS = pl.Datetime("ns", "UTC")
 IS_COMPONENTS = ("is_delay_bps", "is_trading_bps", "is_opportunity_bps", "is_fees_bps")
+_DECISION_COLUMNS = (
+    "decision_id",
+    "ts",
+    "strategy_id",
+    "portfolio_id",
+    "symbol",
+    "side",
+    "target_quantity",
+    "decision_px",
+    "signal_strength",
+    "confidence",
+    "expected_alpha_bps",
+    "horizon_s",
+    "trade_date",
+)
 _ORDER_COLUMNS = (
     "decision_id",
     "order_id",
@@ -58,7 +73,7 @@ def decision_outcomes(
     """One row per decision: its horizon price and alpha, the IS of its order, net alpha,
     realised vs expected alpha, and the pre-trade expected cost of its order."""
     book = quote_book(quotes)
-    base = decisions.lazy().collect().sort("ts", "decision_id")
+    base = decisions.lazy().select(_DECISION_COLUMNS).collect().sort("ts", "decision_id")
     closes = session_closes(base["trade_date"])
     base = (
         base.join(closes, on="trade_date", how="left", maintain_order="left")

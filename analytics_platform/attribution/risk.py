@@ -127,3 +127,68 @@ def risk_free_per_period(
     reference = ql.Date(day.day, day.month, day.year)
     curve = ql.FlatForward(reference, annual_rate, ql.Actual365Fixed(), ql.Continuous)
     return 1 / curve.discount(1 / periods_per_year) - 1
+
+
+def window_risk_metrics(
+    portfolio_days: pl.DataFrame,
+    strategy_days: pl.DataFrame,
+    *,
+    window_end: dt.date,
+    annual_rate: float = DEFAULT_RISK_FREE_RATE,
+) -> pl.DataFrame:
+    """Risk metrics per portfolio (daily NAV returns against its benchmark's) and per strategy
+    (daily net alpha as a return on the day's traded notional), over the days given.
+
+    portfolio_days: trade_date, portfolio_id, nav_return, benchmark_return (one row per day);
+    strategy_days: trade_date, strategy_id, net_alpha_bps.
+    """
+    periods = nyse_periods_per_year(window_end.year)
+    risk_free = risk_free_per_period(window_end, annual_rate=annual_rate, periods_per_year=periods)
+    series = [
+        portfolio_days.select(
+            "trade_date",
+            entity_type=pl.lit("PORTFOLIO"),
+            entity_id="portfolio_id",
+            r="nav_return",
+            b="benchmark_return",
+        ),
+        strategy_days.select(
+            "trade_date",
+            entity_type=pl.lit("STRATEGY"),
+            entity_id="strategy_id",
+            r=pl.col("net_alpha_bps") / 1e4,
+            b=pl.lit(None, dtype=pl.Float64),
+        ),
+    ]
+    rows = []
+    for (entity_type, entity_id), days in (
+        pl.concat(series)
+        .sort("trade_date")
+        .group_by("entity_type", "entity_id", maintain_order=True)
+    ):
+        has_benchmark = days["b"].null_count() < days.height
+        metrics = risk_metrics(
+            days["r"],
+            benchmark=days["b"] if has_benchmark else None,
+            risk_free=risk_free,
+            periods_per_year=periods,
+        )
+        rows.append(
+            {
+                "entity_type": entity_type,
+                "entity_id": entity_id,
+                **{k: (None if math.isnan(v) else v) for k, v in metrics.items()},
+                "window_start": days["trade_date"].min(),
+                "window_end": window_end,
+                "n_days": days.height,
+            }
+        )
+    frame = pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
+    if frame.is_empty():
+        return frame
+    return frame.with_columns(
+        pl.col("observations").cast(pl.Int64),
+        periods_per_year=pl.lit(periods, dtype=pl.Int64),
+        risk_free_per_day=pl.lit(risk_free),
+        trade_date=pl.lit(window_end),
+    ).sort("entity_type", "entity_id")

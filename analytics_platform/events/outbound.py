@@ -27,11 +27,13 @@ DECISION_OUTCOME_ANALYSIS = _out(
     "DecisionOutcomeAnalysisEvent", "decision_id", "attribution/decision_outcomes"
 )
 PERFORMANCE_ATTRIBUTION = _out(
-    "PerformanceAttributionEvent", "attribution_id", "attribution/strategy_daily"
+    "PerformanceAttributionEvent", "attribution_id", "attribution/brinson_daily"
 )
-STRATEGY_PERFORMANCE = _out("StrategyPerformanceEvent", "strategy_day_id", "attribution/strategy")
+STRATEGY_PERFORMANCE = _out(
+    "StrategyPerformanceEvent", "strategy_day_id", "attribution/strategy_daily"
+)
 TCA_REPORT = _out("TCAReportEvent", "report_id", "tca/daily_report")
-PERFORMANCE_REPORT = _out("PerformanceReportEvent", "report_id", "reports/performance")
+PERFORMANCE_REPORT = _out("PerformanceReportEvent", "report_id", "attribution/risk_metrics")
 ML_INSIGHT = _out("MLInsightEvent", "insight_id", "ml/insights")
 TRAINING_DATASET = _out("TrainingDatasetEvent", "dataset_version", "ml/training_datasets")
 MODEL_PERFORMANCE_FEEDBACK = _out(

@@ -22,6 +22,7 @@ from analytics_platform.tca.score import order_components
 GLOSSARY = {
     "exec_id": "Fill id",
     "order_id": "Parent order id",
+    "decision_id": "Decision that caused the order",
     "strategy_id": "Strategy",
     "portfolio_id": "Portfolio",
     "symbol": "Instrument symbol",
