@@ -12,9 +12,11 @@ whose horizon ended within the session,
 
 where the common intercept and the pre-trade impact term absorb the order's own price impact
 (which a decision alpha contains: the price moved partly because we traded). Standard errors are
-clustered by trading day (decisions of a day share market moves), with Student-t intervals on
-(days − 1) degrees of freedom; with fewer than `MIN_CLUSTERS` days they are heteroscedasticity-
-robust per decision (HC1).
+the largest of the heteroscedasticity-robust (HC1) ones and those clustered by day (decisions of a
+day share market moves) and by symbol and day (overlapping horizons share the symbol's own moves);
+a variance from a few days' clusters is itself noisy, so clustering only ever widens the
+interval. Intervals are Student-t on (days − 1) degrees of freedom; with fewer than
+`MIN_CLUSTERS` days, HC1 alone on (decisions − parameters).
 """
 
 from __future__ import annotations
@@ -119,19 +121,19 @@ def strategy_skill(outcomes: pl.DataFrame) -> pl.DataFrame:
     coef, *_ = np.linalg.lstsq(x, y, rcond=None)
     resid = y - x @ coef
     bread = np.linalg.pinv(x.T @ x)
+    per_decision = x * resid[:, None]
+    variances = np.diag(_sandwich(bread, per_decision, n, k))  # HC1
     days = rows["trade_date"].to_numpy()
-    clusters = np.unique(days)
-    if len(clusters) >= MIN_CLUSTERS:
-        scores = np.stack([x[days == d].T @ resid[days == d] for d in clusters])
-        g = len(clusters)
-        correction = g / (g - 1) * (n - 1) / (n - k)
+    g = len(np.unique(days))
+    dof = n - k
+    if g >= MIN_CLUSTERS:
+        symbol_days = rows.select(pl.struct("trade_date", "symbol").rank("dense")).to_series()
+        for labels in (days, symbol_days.to_numpy()):
+            variances = np.maximum(
+                variances, np.diag(_clustered(bread, per_decision, labels, n, k))
+            )
         dof = g - 1
-    else:
-        scores = x * resid[:, None]
-        correction = n / (n - k)
-        dof = n - k
-    cov = correction * bread @ (scores.T @ scores) @ bread
-    se = np.sqrt(np.diag(cov))[2:]
+    se = np.sqrt(variances)[2:]
     from scipy.stats import t as student  # noqa: PLC0415  (scipy is heavy; only here)
 
     z = float(student.ppf(0.975, dof))
@@ -147,3 +149,18 @@ def strategy_skill(outcomes: pl.DataFrame) -> pl.DataFrame:
             "skill_decisions": counts.cast(pl.Int64),
         }
     )
+
+
+def _sandwich(bread: np.ndarray, scores: np.ndarray, n: int, k: int) -> np.ndarray:
+    return n / (n - k) * bread @ (scores.T @ scores) @ bread
+
+
+def _clustered(
+    bread: np.ndarray, scores: np.ndarray, labels: np.ndarray, n: int, k: int
+) -> np.ndarray:
+    """CR1: the scores summed per cluster, with the small-sample correction."""
+    _, index = np.unique(labels, return_inverse=True)
+    g = index.max() + 1
+    sums = np.zeros((g, scores.shape[1]))
+    np.add.at(sums, index, scores)
+    return g / (g - 1) * (n - 1) / (n - k) * bread @ (sums.T @ sums) @ bread
