@@ -107,6 +107,11 @@ def _identity_check(spec: tuple[str, str], frame: pl.DataFrame, gap: pl.Expr):
     return check_result(CheckOutcome(name, worst <= IDENTITY_TOLERANCE, description, metadata))
 
 
+def _typed(contract, frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame`, or for a day without inputs (no rows, no columns) an empty frame of the table."""
+    return frame if frame.columns else pl.DataFrame(schema=contract.polars_schema)
+
+
 def _close_ts(day) -> pl.Expr:
     return pl.lit(session(day).close_utc).cast(pl.Datetime("ns", "UTC"))
 
@@ -319,7 +324,9 @@ def attribution_brinson_linked(
 ) -> MaterializeResult:
     day = partition_date(context.partition_key)
     daily = BRINSON_WINDOW_INPUT.read(lake.lake(), context.partition_key)
-    linked = brinson_linked(daily, linking_methods=LINKING_METHODS, window_end=day)
+    linked = _typed(
+        BRINSON_LINKED, brinson_linked(daily, linking_methods=LINKING_METHODS, window_end=day)
+    )
     written = lake.lake().write_partition(BRINSON_LINKED, linked, day)
     carino = linked.filter(pl.col("method") == "BF", pl.col("linking_method") == "carino")
     return MaterializeResult(
@@ -358,8 +365,11 @@ def attribution_risk_metrics(
         .agg(pl.col("nav_return", "benchmark_return").first())
     )
     strategies = STRATEGY_DAYS_INPUT.read(store, context.partition_key)
-    metrics = window_risk_metrics(
-        portfolios, strategies, window_end=day, annual_rate=attribution.risk_free_rate
+    metrics = _typed(
+        RISK_METRICS,
+        window_risk_metrics(
+            portfolios, strategies, window_end=day, annual_rate=attribution.risk_free_rate
+        ),
     )
     written = store.write_partition(RISK_METRICS, metrics, day)
     report = metrics.with_columns(

@@ -13,13 +13,13 @@ SMALL = SimulationConfig(n_symbols=6, n_quotes=30_000, n_orders=60, seed=11)
 
 
 def tuning(**variables: str) -> dict[str, object]:
-    """The settings-built config resources (quality, ingest, tca) with some variables set: the
+    """The settings-built config resources (quality, ingest, tca, attribution) with some variables set: the
     one place their defaults live is the platform settings."""
     from analytics_platform.config import load_settings  # noqa: PLC0415
     from resources import build_resources  # noqa: PLC0415
 
     built = build_resources(load_settings(variables))
-    return {name: built[name] for name in ("quality", "ingest", "tca")}
+    return {name: built[name] for name in ("quality", "ingest", "tca", "attribution")}
 
 
 @pytest.fixture(scope="session")

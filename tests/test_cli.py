@@ -114,6 +114,7 @@ def test_backfill_builds_consistent_days_through_a_dagster_backfill(tmp_path):
     with DagsterInstance.from_config(str(home / "dagster")) as instance:
         backfills = instance.get_backfills()
         assert len(backfills) == 1 and backfills[0].job_name == "end_of_day"
+    _assert_attribution_over_the_days(lake, days)
 
     executions = lake.scan(TRADE_EXECUTED.table).collect()
     again = _backfill(home)
@@ -126,6 +127,32 @@ def test_backfill_builds_consistent_days_through_a_dagster_backfill(tmp_path):
         .sort("exec_id")
         .equals(executions.select("exec_id", "price").sort("exec_id"))
     )
+
+
+def _assert_attribution_over_the_days(lake: Lake, days: list[dt.date]) -> None:
+    """Attribution ran in each day's run; the second day's windows cover both days."""
+    from analytics_platform.attribution.schemas import (  # noqa: PLC0415
+        BRINSON_LINKED,
+        DECISION_OUTCOMES,
+        RISK_METRICS,
+        STRATEGY_WINDOW,
+    )
+    from analytics_platform.events.contracts import TRADING_DECISION  # noqa: PLC0415
+
+    decisions = lake.scan(TRADING_DECISION.table).collect()
+    outcomes = lake.scan(DECISION_OUTCOMES).collect()
+    assert sorted(outcomes["decision_id"]) == sorted(decisions["decision_id"])
+    window = lake.scan(STRATEGY_WINDOW, [days[1]]).collect()
+    assert window.height > 0 and (window["n_days"] == 2).all()
+    linked = lake.scan(BRINSON_LINKED, [days[1]]).collect()
+    totals = linked.group_by("portfolio_id", "method", "linking_method").agg(
+        pl.col("total").sum(), pl.col("excess_return").first(), pl.col("n_days").first()
+    )
+    assert totals.height == 4 * 2 * 4  # portfolios x Brinson methods x linking methods
+    assert (totals["n_days"] == 2).all()
+    assert (totals["total"] - totals["excess_return"]).abs().max() < 1e-12
+    metrics = lake.scan(RISK_METRICS, [days[1]]).collect()
+    assert set(metrics["entity_type"]) == {"PORTFOLIO", "STRATEGY"}
 
 
 def test_an_asset_backfill_from_the_ui_builds_the_same_days(tmp_path, monkeypatch):

@@ -17,7 +17,6 @@ from analytics_platform.timeseries import (
 
 ORDER_COLUMNS = [
     "order_id",
-    "decision_id",
     "strategy_id",
     "portfolio_id",
     "symbol",
@@ -110,7 +109,10 @@ def order_tca(
     implementation shortfall (Perold, Wagner split), permanent vs temporary impact, timings."""
     book = quote_book(quotes)
     # In output order from the start (as in fill_tca).
-    base = orders.lazy().select(ORDER_COLUMNS).collect().sort("arrival_ts", "order_id")
+    lazy = orders.lazy()
+    # decision_id (DESIGN §5) links the order to attribution; minimal order frames may lack it.
+    linked = [c for c in ("decision_id",) if c in lazy.collect_schema().names()]
+    base = lazy.select(*ORDER_COLUMNS, *linked).collect().sort("arrival_ts", "order_id")
     executed = (
         fills.lazy()
         .group_by("order_id")
