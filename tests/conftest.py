@@ -13,8 +13,8 @@ SMALL = SimulationConfig(n_symbols=6, n_quotes=30_000, n_orders=60, seed=11)
 
 
 def tuning(**variables: str) -> dict[str, object]:
-    """The settings-built config resources (quality, ingest, tca, attribution) with some variables set: the
-    one place their defaults live is the platform settings."""
+    """The settings-built config resources (quality, ingest, tca, attribution) with some
+    variables set: the one place their defaults live is the platform settings."""
     from analytics_platform.config import load_settings  # noqa: PLC0415
     from resources import build_resources  # noqa: PLC0415
 

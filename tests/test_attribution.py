@@ -198,8 +198,8 @@ def test_grap_hand_value():
 def test_frongello_differs_from_grap_period_by_period_but_not_in_total():
     # One segment, two periods: Frongello's period 2 = e2·(1+rp1) + rb2·e1, GRAP's e2·(1+rp1).
     effects = pl.DataFrame(
-        {"period": [1, 2], "segment": ["A", "A"], "allocation": [0.05, 0.03], "selection": [0.0, 0.0],
-         "interaction": [0.0, 0.0]}
+        {"period": [1, 2], "segment": ["A", "A"], "allocation": [0.05, 0.03],
+         "selection": [0.0, 0.0], "interaction": [0.0, 0.0]}
     )  # fmt: skip
     returns = pl.DataFrame({"period": [1, 2], "rp": [0.10, 0.08], "rb": [0.05, 0.05]})
     grap = link(effects, returns, method="grap")["allocation"][0]
