@@ -12,6 +12,7 @@ from dagster import (
 
 from analytics_platform.attribution.brinson import LINKING_METHODS
 from analytics_platform.attribution.decisions import decision_outcomes, net_alpha_identity_check
+from analytics_platform.attribution.factor import VOLATILITY_DAYS, factor_decomposition
 from analytics_platform.attribution.portfolio import (
     brinson_daily,
     brinson_linked,
@@ -23,6 +24,7 @@ from analytics_platform.attribution.schemas import (
     BRINSON_DAILY,
     BRINSON_LINKED,
     DECISION_OUTCOMES,
+    FACTOR,
     RISK_METRICS,
     SECURITY_RETURNS,
     STRATEGY_DAILY,
@@ -386,7 +388,52 @@ def attribution_risk_metrics(
     )
 
 
+FACTOR_RETURNS_INPUT = LakeInput(
+    SECURITY_RETURNS, days_before=DEFAULT_WINDOW_DAYS + VOLATILITY_DAYS - 1, with_day=True
+)
+_FACTOR_SUM = pl.col("contribution").sum().over("scope", "entity_id") - pl.col("total")
+_FACTOR_CHECK = (
+    "factor_identity",
+    "Σr = T·α + Σ β·Σf per portfolio; Σ contributions + residual = excess cost per strategy",
+)
+
+
+@attribution_asset(
+    FACTOR,
+    [FACTOR_RETURNS_INPUT, BRINSON_WINDOW_INPUT, STRATEGY_WINDOW_INPUT],
+    checks=[_FACTOR_CHECK],
+)
+def attribution_factor(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+    store = lake.lake()
+    key = context.partition_key
+    table = _typed(
+        FACTOR,
+        factor_decomposition(
+            FACTOR_RETURNS_INPUT.read(store, key),
+            BRINSON_WINDOW_INPUT.read(store, key),
+            STRATEGY_WINDOW_INPUT.read(store, key),
+            window=BRINSON_WINDOW_INPUT.days(key),
+        ),
+    )
+    written = store.write_partition(FACTOR, table, partition_date(key))
+    exposures = (
+        table.filter(pl.col("scope") == "PORTFOLIO_RETURN").pivot(
+            on="factor", index="entity_id", values="exposure"
+        )
+        if table.height
+        else table
+    )
+    return MaterializeResult(
+        metadata={
+            **write_metadata(written, table),
+            "portfolio_exposures": MetadataValue.md(markdown_table(exposures)),
+        },
+        check_results=[_identity_check(_FACTOR_CHECK, table, _FACTOR_SUM)],
+    )
+
+
 attribution_assets = [
+    attribution_factor,
     attribution_decision_outcomes,
     attribution_strategy_daily,
     attribution_strategy_window,

@@ -8,8 +8,9 @@ Daily factor returns come from the benchmark's cross-section (`security_returns`
 - MOMENTUM: the top third by return over the previous `MOMENTUM_DAYS` days minus the bottom third;
 - VOLATILITY: the top third by realised volatility over the previous `VOLATILITY_DAYS` days minus
   the bottom third;
-- SECTOR (per portfolio): the return of its sector tilt, Σ_s (wp_s − wb_s)·rb_s over the invested
-  sectors, i.e. what its sector weights earned at benchmark sector returns.
+- SECTOR (per portfolio): what its sector weights earned at the benchmark's sector returns above
+  the market, Σ_s wp_s·(rb_s − Rb) over the invested sectors (market-neutral, so a leveraged book
+  shows its leverage in MARKET, not here).
 Momentum and volatility need history: days before enough of it exists are left out.
 
 Portfolio returns: OLS with intercept over the days, r_t = α + Σ β_k·f_k,t + ε_t; a factor's
@@ -77,11 +78,11 @@ def factor_returns(returns: pl.DataFrame) -> pl.DataFrame:
 
 
 def sector_tilt_returns(brinson_daily: pl.DataFrame) -> pl.DataFrame:
-    """trade_date, portfolio_id, SECTOR: Σ (wp − wb)·rb over the sectors (cash excluded)."""
+    """trade_date, portfolio_id, SECTOR: Σ wp·(rb − Rb) over the sectors (cash excluded)."""
     return (
         brinson_daily.filter((pl.col("method") == "BF") & (pl.col("segment") != "CASH"))
         .group_by("trade_date", "portfolio_id")
-        .agg(SECTOR=((pl.col("wp") - pl.col("wb")) * pl.col("rb")).sum())
+        .agg(SECTOR=(pl.col("wp") * (pl.col("rb") - pl.col("benchmark_return"))).sum())
     )
 
 
@@ -198,4 +199,69 @@ def cost_factor_decomposition(exposures: pl.DataFrame, cost: str = "is_total_bps
         .rename({"_excess": "excess_cost_bps"})
         .join(coefficients, on="factor")
         .sort("strategy_id", "factor")
+    )
+
+
+def factor_decomposition(
+    returns: pl.DataFrame,
+    brinson_daily: pl.DataFrame,
+    outcomes: pl.DataFrame,
+    *,
+    window: list,
+) -> pl.DataFrame:
+    """Both decompositions over the trading days `window`, as one table: scope PORTFOLIO_RETURN
+    (entity = portfolio; total = Σ daily NAV returns) or EXECUTION_COST (entity = strategy;
+    total = its mean IS above the all-order mean, bps). `returns` may reach further back than the
+    window: the trailing characteristics need it."""
+    if returns.is_empty() or brinson_daily.is_empty():
+        return pl.DataFrame()
+    factors = factor_returns(returns).filter(pl.col("trade_date").is_in(window))
+    portfolio_days = (
+        brinson_daily.filter(pl.col("trade_date").is_in(window))
+        .group_by("trade_date", "portfolio_id")
+        .agg(pl.col("nav_return").first())
+        .join(sector_tilt_returns(brinson_daily), on=["trade_date", "portfolio_id"])
+    )
+    portfolios = portfolio_factor_decomposition(portfolio_days, factors)
+    parts = []
+    if not portfolios.is_empty():
+        parts.append(
+            portfolios.select(
+                scope=pl.lit("PORTFOLIO_RETURN"),
+                entity_id="portfolio_id",
+                factor="factor",
+                exposure="exposure",
+                std_error="std_error",
+                factor_return_sum="factor_return_sum",
+                contribution="contribution",
+                total="return_sum",
+                r_squared="r_squared",
+                n_obs=pl.col("n_days").cast(pl.Int64),
+            )
+        )
+    costs = cost_factor_decomposition(
+        cost_exposures(outcomes.filter(pl.col("trade_date").is_in(window)), returns)
+    )
+    if not costs.is_empty():
+        parts.append(
+            costs.select(
+                scope=pl.lit("EXECUTION_COST"),
+                entity_id="strategy_id",
+                factor="factor",
+                exposure="exposure",
+                std_error="std_error",
+                factor_return_sum=pl.lit(None, dtype=pl.Float64),
+                contribution="contribution",
+                total="excess_cost_bps",
+                r_squared=pl.lit(None, dtype=pl.Float64),
+                n_obs=pl.col("n_orders").cast(pl.Int64),
+            )
+        )
+    if not parts:
+        return pl.DataFrame()
+    return pl.concat(parts, how="vertical_relaxed").with_columns(
+        window_start=pl.lit(min(window)),
+        window_end=pl.lit(max(window)),
+        n_days=pl.lit(len(window), dtype=pl.Int64),
+        trade_date=pl.lit(max(window)),
     )

@@ -223,6 +223,27 @@ RISK_METRICS = _contract(
     },
 )  # fmt: skip
 
+FACTOR = _contract(
+    "attribution/factor",
+    "Factor decomposition over the trailing window: portfolio returns (OLS on market, sector,"
+    " size, momentum, volatility) and each strategy's execution cost above the average.",
+    ["scope", "entity_id", "factor"],
+    [
+        ("scope", S, "PORTFOLIO_RETURN or EXECUTION_COST"),
+        ("entity_id", S, "Portfolio (returns) or strategy (costs)"),
+        ("factor", S, "ALPHA, MARKET, SECTOR, SIZE, MOMENTUM, VOLATILITY or RESIDUAL"),
+        ("exposure", F, "β (returns; α for ALPHA) or the cost coefficient (bps per unit)"),
+        ("std_error", F, "Standard error of the exposure"),
+        ("factor_return_sum", F, "Σ factor returns over the days (T for ALPHA)"),
+        ("contribution", F, "β·Σf (T·α for ALPHA), or b·(x̄_strategy − x̄) for costs"),
+        ("total", F, "Σ daily returns, or the strategy's mean cost − the mean (bps)"),
+        ("r_squared", F, "R² of the return regression"),
+        ("n_obs", INT, "Days (returns) or orders (costs) in the regression"),
+        *_WINDOW,
+    ],
+    nullable={"exposure", "std_error", "factor_return_sum", "r_squared"},
+)
+
 TABLES = (
     DECISION_OUTCOMES,
     STRATEGY_DAILY,
@@ -231,4 +252,5 @@ TABLES = (
     BRINSON_DAILY,
     BRINSON_LINKED,
     RISK_METRICS,
+    FACTOR,
 )
