@@ -9,15 +9,18 @@ contract's `Datetime("ns", "UTC")`.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 from deltalake import CommitProperties, DeltaTable, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 from analytics_platform.contracts import ContractError, TableContract
+
+COMMIT_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -81,16 +84,25 @@ class Lake:
         uri = self.uri(contract.table)
         if "://" not in uri:
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
-        write_deltalake(
-            uri,
-            data.to_arrow(),
-            mode="overwrite",
-            predicate=f"{contract.partition_column} = '{trade_date.isoformat()}'",
-            partition_by=[contract.partition_column],
-            schema_mode="merge",
-            storage_options=self._options(),
-            commit_properties=CommitProperties(custom_metadata=dict(commit_metadata or {})),
-        )
+        # Two writers replacing the same partition at once conflict (serializable isolation);
+        # replacing a whole partition is idempotent, so the loser simply replaces it again.
+        for attempt in range(COMMIT_ATTEMPTS):
+            try:
+                write_deltalake(
+                    uri,
+                    data.to_arrow(),
+                    mode="overwrite",
+                    predicate=f"{contract.partition_column} = '{trade_date.isoformat()}'",
+                    partition_by=[contract.partition_column],
+                    schema_mode="merge",
+                    storage_options=self._options(),
+                    commit_properties=CommitProperties(custom_metadata=dict(commit_metadata or {})),
+                )
+                break
+            except CommitFailedError:
+                if attempt == COMMIT_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 * 2**attempt)
         version = DeltaTable(uri, storage_options=self._options()).version()
         return PartitionWrite(contract.table, trade_date, data.height, version, uri)
 

@@ -7,6 +7,7 @@ import polars as pl
 from analytics_platform.tca.fills import DEFAULT_MAX_QUOTE_AGE
 from analytics_platform.timeseries import (
     GROUP,
+    TIE,
     AsOfIndex,
     Frame,
     QuoteBook,
@@ -37,7 +38,9 @@ DEFAULT_IMPACT_HORIZON = "300s"
 def _tape(market_trades: Frame) -> AsOfIndex:
     """Prints indexed with running volume and notional per symbol and day, so a window's sums
     are a difference of two as-of lookups."""
-    tape = AsOfIndex.build(market_trades.lazy().select(*GROUP, "ts", "price", "size").collect())
+    lazy = market_trades.lazy()
+    ties = [TIE] if TIE in lazy.collect_schema().names() else []
+    tape = AsOfIndex.build(lazy.select(*GROUP, "ts", *ties, "price", "size").collect())
     return tape.with_columns(
         cum_volume=pl.col("size").cum_sum().over("_group"),
         cum_notional=(pl.col("price") * pl.col("size")).cum_sum().over("_group"),

@@ -2,7 +2,7 @@
 
 import polars as pl
 
-from analytics_platform.timeseries.asof import GROUP, AsOfIndex, Frame
+from analytics_platform.timeseries.asof import GROUP, TIE, AsOfIndex, Frame
 from analytics_platform.timeseries.mid import QuoteBook, quote_book, quotes_at
 
 
@@ -11,4 +11,13 @@ def side_sign() -> pl.Expr:
     return pl.when(pl.col("side") == "BUY").then(1.0).otherwise(-1.0)
 
 
-__all__ = ["GROUP", "AsOfIndex", "Frame", "QuoteBook", "quote_book", "quotes_at", "side_sign"]
+__all__ = [
+    "GROUP",
+    "TIE",
+    "AsOfIndex",
+    "Frame",
+    "QuoteBook",
+    "quote_book",
+    "quotes_at",
+    "side_sign",
+]

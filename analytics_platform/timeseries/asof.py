@@ -13,6 +13,10 @@ import polars as pl
 
 Frame = pl.DataFrame | pl.LazyFrame
 GROUP = ["symbol", "trade_date"]
+# Rows sharing a timestamp (vendor feeds stamp many updates with the same millisecond) are
+# ordered by the feed's sequence number when the table has one, so a lookup never depends on
+# the row order of the input.
+TIE = "seq"
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,7 @@ class AsOfIndex:
     the positions come back in query order, so no pivot or join back is needed.
     """
 
-    rows: pl.DataFrame  # the table sorted by (symbol, trade_date, ts), plus _group
+    rows: pl.DataFrame  # the table sorted by (symbol, trade_date, ts[, seq]), plus _group
     groups: pl.DataFrame  # symbol, trade_date, _group, _first_ts
     keys: pl.Series  # per row, sorted
     offset_bits: int
@@ -122,23 +126,31 @@ class AsOfIndex:
         }
 
 
+def _ties(frame: pl.DataFrame) -> list[str]:
+    return [TIE] if TIE in frame.columns else []
+
+
 def _group_starts(frame: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     """Per row: whether it starts a new (symbol, trade_date) run, and whether it is in
-    (symbol, trade_date, ts) order after the row before it."""
+    (symbol, trade_date, ts[, seq]) order after the row before it."""
     same_symbol = pl.col("symbol") == pl.col("symbol").shift()
     same_day = same_symbol & (pl.col("trade_date") == pl.col("trade_date").shift())
+    ts_order = pl.col("ts") >= pl.col("ts").shift()
+    if _ties(frame):
+        same_ts = pl.col("ts") == pl.col("ts").shift()
+        ts_order = ts_order & (~same_ts | (pl.col(TIE) >= pl.col(TIE).shift()))
     in_order = (
         (pl.col("symbol") >= pl.col("symbol").shift())
         & (~same_symbol | (pl.col("trade_date") >= pl.col("trade_date").shift()))
-        & (~same_day | (pl.col("ts") >= pl.col("ts").shift()))
+        & (~same_day | ts_order)
     )
     found = frame.select(start=same_day.not_().fill_null(True), in_order=in_order.fill_null(True))
     return found["start"], found["in_order"]
 
 
 def _in_index_order(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
-    """`frame` sorted by (symbol, trade_date, ts), rows tied on all three kept in input order,
-    with its group starts.
+    """`frame` sorted by (symbol, trade_date, ts[, seq]), rows tied on all of them kept in input
+    order, with its group starts.
 
     Sorting on one int64 key (the symbol's rank in the high bits, ns since the earliest ts in
     the low bits) is several times faster than sorting on the three columns. It relies on
@@ -151,9 +163,11 @@ def _in_index_order(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
     if bits <= 62 and symbols.len() <= 1 << (62 - bits):
         rank = frame["symbol"].cast(pl.Enum(symbols)).to_physical().cast(pl.Int64)
         key = (rank * (1 << bits) + since).alias("_key")
-        candidate = frame.with_columns(key).sort("_key", maintain_order=True).drop("_key")
+        candidate = (
+            frame.with_columns(key).sort("_key", *_ties(frame), maintain_order=True).drop("_key")
+        )
         starts, in_order = _group_starts(candidate)
         if in_order.all():
             return candidate, starts
-    rows = frame.sort(*GROUP, "ts", maintain_order=True)
+    rows = frame.sort(*GROUP, "ts", *_ties(frame), maintain_order=True)
     return rows, _group_starts(rows)[0]

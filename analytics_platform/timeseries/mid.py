@@ -2,7 +2,8 @@
 that prices a point in time against the quotes.
 
 M(t) = (bid + ask) / 2 of the last valid quote of the symbol with ts strictly before t, on the same
-trade_date, no older than `max_quote_age`; otherwise null. Valid quotes are those a feed would
+trade_date, no older than `max_quote_age`; otherwise null. Of quotes sharing a timestamp, the last
+is the one with the highest `seq`. Valid quotes are those a feed would
 call the NBBO: not flagged as glitches, positive prices, not crossed (bid <= ask; locked quotes
 are valid).
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from analytics_platform.timeseries.asof import GROUP, AsOfIndex, Frame
+from analytics_platform.timeseries.asof import GROUP, TIE, AsOfIndex, Frame
 
 
 class QuoteBook(AsOfIndex):
@@ -24,7 +25,8 @@ def quote_book(quotes: Frame | QuoteBook) -> QuoteBook:
     if isinstance(quotes, QuoteBook):
         return quotes
     valid = (pl.col("bid_px") > 0) & (pl.col("ask_px") > 0) & (pl.col("bid_px") <= pl.col("ask_px"))
-    if "is_glitch" in quotes.lazy().collect_schema().names():
+    columns = quotes.lazy().collect_schema().names()
+    if "is_glitch" in columns:
         valid = valid & ~pl.col("is_glitch")
     book = (
         quotes.lazy()
@@ -32,6 +34,7 @@ def quote_book(quotes: Frame | QuoteBook) -> QuoteBook:
         .select(
             *GROUP,
             "ts",
+            *[TIE] if TIE in columns else [],
             bid=pl.col("bid_px"),
             ask=pl.col("ask_px"),
             mid=(pl.col("bid_px") + pl.col("ask_px")) / 2,
