@@ -71,6 +71,11 @@ class PlatformSettings(BaseModel):
         alias="ANALYTICS_MAX_CROSSED_QUOTE_SHARE",
         description="bid_le_ask check threshold",
     )
+    transient_cross: str = Field(
+        "1ms",
+        alias="ANALYTICS_TRANSIENT_CROSS",
+        description="bid_le_ask: a locked/crossed state replaced within this is transient",
+    )
     min_quote_coverage: float = Field(
         0.95,
         ge=0.0,
@@ -173,7 +178,7 @@ class PlatformSettings(BaseModel):
         description="runs the embedded instance launches at once",
     )
 
-    @field_validator("tca_max_quote_age", "tca_impact_horizon")
+    @field_validator("tca_max_quote_age", "tca_impact_horizon", "transient_cross")
     @classmethod
     def _duration(cls, value: str) -> str:
         if not re.fullmatch(r"\d+(ns|us|ms|s|m|h)", value.strip()):

@@ -81,7 +81,7 @@ def raw_market_data_asset(contract: TableContract) -> AssetsDefinition:
         trade_date = partition_date(context.partition_key)
         frame = contract.conform(landing.zone().scan(contract.table, trade_date)).collect()
         outcomes = run_market_data_checks(
-            contract, frame, trade_date, quality.max_crossed_quote_share
+            contract, frame, trade_date, quality.max_crossed_quote_share, quality.transient_cross
         )
         written = lake.lake().write_partition(
             contract, frame, trade_date, commit_metadata={"dagster_run_id": context.run_id}

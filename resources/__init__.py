@@ -24,6 +24,7 @@ def build_resources(settings: PlatformSettings) -> dict[str, object]:
         "landing": LandingZoneResource(root=str(settings.landing_uri)),
         "quality": QualityConfig(
             max_crossed_quote_share=settings.max_crossed_quote_share,
+            transient_cross=settings.transient_cross,
             max_quarantine_rate=settings.max_quarantine_rate,
             min_quote_coverage=settings.min_quote_coverage,
         ),

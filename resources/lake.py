@@ -32,6 +32,7 @@ class QualityConfig(ConfigurableResource):
     """Thresholds of the data-quality checks (from the platform settings; no defaults here)."""
 
     max_crossed_quote_share: float
+    transient_cross: str
     max_quarantine_rate: float
     min_quote_coverage: float
 

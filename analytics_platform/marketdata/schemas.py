@@ -32,7 +32,10 @@ QUOTES = TableContract(
         ),
         trade_date_column(),
         ColumnSpec(
-            "is_glitch", pl.Boolean, "Feed flags this update as erroneous (e.g. crossed market)"
+            "is_glitch",
+            pl.Boolean,
+            "Feed flags this update as erroneous (optional, beyond DESIGN §5; default false)",
+            default=False,
         ),
     ],
     key=["symbol", "seq"],

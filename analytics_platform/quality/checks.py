@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 
-from analytics_platform.calendar import session
+from analytics_platform.calendar import is_trading_day, session
 from analytics_platform.contracts import TableContract, schema_errors
 from analytics_platform.reporting import markdown_table
 
@@ -51,37 +51,63 @@ def unique_key_check(frame: pl.DataFrame, key: list[str]) -> CheckOutcome:
     )
 
 
-def crossed_quotes_check(frame: pl.DataFrame, max_crossed_share: float) -> CheckOutcome:
-    """Bid <= ask. Crossed (bid > ask) quotes are counted; locked (bid == ask) reported too.
-
-    Feeds carry rare crossed updates; the check fails when their share exceeds the threshold.
+def crossed_quotes_check(
+    frame: pl.DataFrame, max_crossed_share: float, transient: str = "1ms"
+) -> CheckOutcome:
+    """Bid <= ask. Crossed (bid > ask) and locked (bid == ask) states are counted, split by how
+    long they lasted: a state replaced within `transient` (a duration) by the next update of the
+    same symbol (and level) is transient, as real feeds pass through them between two updates in
+    the same millisecond; the others, and the last update of the day, are persistent. The check
+    fails when the share of persistent crossed rows exceeds the threshold.
     """
-    stats = frame.select(
+    series = ["symbol", *(["level"] if "level" in frame.columns else [])]
+    order = ["ts", *(["seq"] if "seq" in frame.columns else [])]
+    lasted = pl.col("ts").shift(-1).over(series) - pl.col("ts")
+    states = frame.sort(*series, *order).select(
+        "symbol",
+        crossed=pl.col("bid_px") > pl.col("ask_px"),
+        locked=pl.col("bid_px") == pl.col("ask_px"),
+        transient=(lasted < pl.duration(nanoseconds=_nanoseconds(transient))).fill_null(False),
+    )
+    stats = states.select(
         rows=pl.len(),
-        crossed=(pl.col("bid_px") > pl.col("ask_px")).sum(),
-        locked=(pl.col("bid_px") == pl.col("ask_px")).sum(),
+        crossed=(pl.col("crossed") & ~pl.col("transient")).sum(),
+        crossed_transient=(pl.col("crossed") & pl.col("transient")).sum(),
+        locked=(pl.col("locked") & ~pl.col("transient")).sum(),
+        locked_transient=(pl.col("locked") & pl.col("transient")).sum(),
     ).row(0, named=True)
     share = stats["crossed"] / stats["rows"] if stats["rows"] else 0.0
     by_symbol = (
-        frame.filter(pl.col("bid_px") > pl.col("ask_px"))
+        states.filter(pl.col("crossed"))
         .group_by("symbol")
-        .agg(crossed=pl.len())
-        .sort("crossed", "symbol", descending=[True, False])
+        .agg(
+            persistent=(~pl.col("transient")).sum(),
+            transient=pl.col("transient").sum(),
+        )
+        .sort("persistent", "transient", "symbol", descending=[True, True, False])
         .head(MAX_LISTED)
     )
     return CheckOutcome(
         "bid_le_ask",
         share <= max_crossed_share,
-        f"{stats['crossed']} crossed ({share:.2e} of rows, limit {max_crossed_share:.0e}), "
-        f"{stats['locked']} locked",
+        f"{stats['crossed']} crossed ({share:.2e} of rows, limit {max_crossed_share:.0e}),"
+        f" {stats['locked']} locked; transient (< {transient}): {stats['crossed_transient']}"
+        f" crossed, {stats['locked_transient']} locked",
         {
-            "crossed": stats["crossed"],
-            "locked": stats["locked"],
+            **stats,
             "crossed_share": share,
             "max_crossed_share": max_crossed_share,
+            "transient_within": transient,
             "crossed_by_symbol": markdown_table(by_symbol, MAX_LISTED),
         },
     )
+
+
+def _nanoseconds(duration: str) -> int:
+    """'500us', '1ms', '2s' as nanoseconds (the duration syntax the settings accept)."""
+    units = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+    value = duration.rstrip("numsh")
+    return int(value) * units[duration[len(value) :]]
 
 
 def sequence_gap_check(frame: pl.DataFrame) -> CheckOutcome:
@@ -119,7 +145,15 @@ def sequence_gap_check(frame: pl.DataFrame) -> CheckOutcome:
 
 
 def session_bounds_check(frame: pl.DataFrame, trade_date: dt.date) -> CheckOutcome:
-    """Every `ts` inside the regular session [open, close] of its trade date."""
+    """Every `ts` inside the regular session [open, close] of its trade date (a date that is not
+    an NYSE trading day has no session: the check fails saying so)."""
+    if not is_trading_day(trade_date):
+        return CheckOutcome(
+            "inside_session",
+            False,
+            f"{trade_date.isoformat()} is not an NYSE trading day: no session to check against",
+            {"rows": frame.height},
+        )
     sess = session(trade_date)
     open_ts = pl.lit(sess.open_utc).cast(pl.Datetime("ns", "UTC"))
     close_ts = pl.lit(sess.close_utc).cast(pl.Datetime("ns", "UTC"))
@@ -140,7 +174,8 @@ def session_bounds_check(frame: pl.DataFrame, trade_date: dt.date) -> CheckOutco
 CHECK_DESCRIPTIONS = {
     "schema": "Pandera contract: columns, types, nullability and value ranges",
     "unique_key": "No two rows share the table's natural key",
-    "bid_le_ask": "Bid <= ask; crossed quotes counted, failing above the configured share",
+    "bid_le_ask": "Bid <= ask; crossed/locked states counted, transient ones (replaced within"
+    " the configured duration) apart; fails when persistent crossed rows exceed the share",
     "sequence_gaps": "100% tick capture: per-symbol seq contiguous from 1, gaps named",
     "inside_session": "Every timestamp inside the regular session of the trade date",
 }
@@ -153,13 +188,17 @@ MARKET_DATA_CHECKS: dict[str, tuple[str, ...]] = {
 
 
 def run_market_data_checks(
-    contract: TableContract, frame: pl.DataFrame, trade_date: dt.date, max_crossed_share: float
+    contract: TableContract,
+    frame: pl.DataFrame,
+    trade_date: dt.date,
+    max_crossed_share: float,
+    transient_cross: str = "1ms",
 ) -> list[CheckOutcome]:
     """The checks declared for a raw market-data table, in declaration order."""
     runners = {
         "schema": lambda: schema_check(frame, contract),
         "unique_key": lambda: unique_key_check(frame, list(contract.key)),
-        "bid_le_ask": lambda: crossed_quotes_check(frame, max_crossed_share),
+        "bid_le_ask": lambda: crossed_quotes_check(frame, max_crossed_share, transient_cross),
         "sequence_gaps": lambda: sequence_gap_check(frame),
         "inside_session": lambda: session_bounds_check(frame, trade_date),
     }
