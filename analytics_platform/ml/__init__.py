@@ -1,0 +1,1 @@
+"""Machine-learning datasets and models over what the platform collects (DESIGN §7)."""
