@@ -55,7 +55,7 @@ def test_valid_batch_decodes_to_the_contract(small_day):
     ("make_bad", "reason"),
     [
         (lambda g: "{not json", "malformed JSON"),
-        (lambda g: '["an", "array"]', "malformed JSON"),
+        (lambda g: '["an", "array"]', "payload is not a JSON object (got an array)"),
         (lambda g: b"\xff\xfe\x00bytes", "not valid UTF-8"),
         (
             lambda g: _mutate(g, event_type="OrderTeleportedEvent"),
@@ -64,11 +64,36 @@ def test_valid_batch_decodes_to_the_contract(small_day):
         (lambda g: _mutate(g, event_type="TradingDecisionEvent"), "does not belong on this topic"),
         (lambda g: _mutate(g, schema_version=7), "unsupported schema_version 7"),
         (lambda g: _mutate(g, price=...), "missing field 'price'"),
-        (lambda g: _mutate(g, quantity="ten"), "field 'quantity': expected Int64, got ten"),
-        (lambda g: _mutate(g, quantity=10.5), "field 'quantity': expected Int64, got 10.5"),
-        (lambda g: _mutate(g, quantity=True), "field 'quantity': expected Int64, got true"),
+        (
+            lambda g: _mutate(g, quantity="ten"),
+            "'quantity': expected Int64 (an integer), got \"ten\"",
+        ),
+        (lambda g: _mutate(g, quantity=10.5), "'quantity': expected Int64 (an integer), got 10.5"),
+        (
+            lambda g: _mutate(g, quantity=100.0),
+            "'quantity': expected Int64 (an integer), got 100.0",
+        ),
+        (
+            lambda g: _mutate(g, quantity="100"),
+            "'quantity': expected Int64 (an integer), got \"100\"",
+        ),
+        (
+            lambda g: _mutate(g, price="123.5"),
+            "'price': expected Float64 (a number), got \"123.5\"",
+        ),
+        (lambda g: _mutate(g, quantity=True), "'quantity': expected Int64 (an integer), got true"),
+        (
+            lambda g: g.replace('"quantity":', '"quantity": -5, "quantity":'),
+            "duplicate key 'quantity'",
+        ),
+        (lambda g: g[: len(g) // 2], "malformed JSON: truncated"),
+        (lambda g: g.replace('"price":', '"price": NaN, "p":'), "non-finite number"),
+        (lambda g: g.replace('"price":', '"price": 1e400, "p":'), "number out of range"),
+        (lambda g: "{" + '"a":{' * 5000 + "}" * 5001, "nesting too deep (5001 levels"),
+        (lambda g: g[:-1] + ', "pad": "' + "x" * (1 << 20) + '"}', "payload too large"),
         (lambda g: _mutate(g, ts="yesterday"), "field 'ts': expected Datetime"),
         (lambda g: _mutate(g, price={"amount": 1}), "field 'price': expected Float64"),
+        (lambda g: _mutate(g, schema_version="1"), "'schema_version': expected Int64"),
         (lambda g: _mutate(g, venue={"mic": "XNAS"}), "field 'venue': expected String, got a JSON"),
         (lambda g: _mutate(g, symbol=["A", "B"]), "field 'symbol': expected String, got a JSON"),
         (lambda g: _mutate(g, side="HOLD"), "field 'side' failed isin"),

@@ -42,22 +42,179 @@ def _parse(name: str, dtype: pl.DataType, decoded: pl.DataType) -> pl.Expr:
     return raw.cast(dtype, strict=False)
 
 
-def _split_objects(
-    batch: pl.DataFrame, specs: dict[str, ColumnSpec]
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(rows that are JSON objects, with their fields decoded; rows that are not).
+# Limits on what a payload may be: beyond them it is quarantined, with the limit in the reason.
+MAX_PAYLOAD_BYTES = 1 << 20
+MAX_DEPTH = 64
+_STRING = r'"(?:[^"\\]|\\.)*"'
+_INTEGER = r"^-?(?:0|[1-9][0-9]*)$"
+_NUMBER = r"^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$"
+_NON_FINITE = r"(?:^|[\s:,\[])-?(?:NaN|Infinity)(?:[\s,\]}]|$)"
+# An exponent beyond double range (about 1e308): syntactically JSON, but no f64 holds it.
+_HUGE_EXPONENT = r"[0-9][eE]\+?0*(?:309|3[1-9][0-9]|[4-9][0-9]{2}|[0-9]{4,})"
 
-    Fast path: the whole batch is read as one NDJSON document (one payload per line) straight
-    into the contract's types (timestamps and dates as text, parsed next). A batch holding a
-    malformed message, a wrong type or a multi-line payload falls back to text fields and
-    per-row checks, so each row gets its reason.
+
+def _structural_errors(rows: pl.DataFrame) -> pl.Series:
+    """Per row, why its payload is not a JSON object within the limits (null when it is)."""
+    payload = pl.col("payload")
+    parsed = payload.str.json_path_match("$")
+    flags = rows.select(
+        invalid_utf8=payload.is_null(),
+        size=payload.str.len_bytes(),
+        parsed_kind=parsed.str.slice(0, 1),
+        not_json=parsed.is_null(),
+    )
+    error = flags.select(
+        pl.when(pl.col("invalid_utf8"))
+        .then(pl.lit("payload is not valid UTF-8"))
+        .when(pl.col("size") > MAX_PAYLOAD_BYTES)
+        .then(pl.format(f"payload too large ({{}} bytes, limit {MAX_PAYLOAD_BYTES})", "size"))
+        .when(pl.col("not_json"))
+        .then(pl.lit("malformed JSON"))  # refined below, for these rows only
+        .when(pl.col("parsed_kind") != "{")
+        .then(
+            pl.format(
+                "payload is not a JSON object (got {})",
+                pl.col("parsed_kind").replace_strict(
+                    {"[": "an array", '"': "a string", "t": "true", "f": "false", "n": "null"},
+                    default="a number",
+                ),
+            )
+        )
+        .alias("error")
+    )["error"]
+    malformed = (error == "malformed JSON").arg_true()
+    if malformed.len():
+        reasons = rows[malformed].select(_malformed_reason())["reason"]
+        error = error.scatter(malformed, reasons)
+    return error
+
+
+def _malformed_reason() -> pl.Expr:
+    """The class of an invalid JSON payload: non-finite number, number out of range, nesting too
+    deep, truncated, or other syntax. (Evaluated only for payloads that do not parse.)"""
+    payload = pl.col("payload")
+    brackets = (
+        payload.str.replace_all(_STRING, '""')
+        .str.replace_all(r"[^\[\]{}]", "")
+        .str.split("")
+        .list.eval(
+            pl.element().replace_strict({"{": 1, "[": 1, "}": -1, "]": -1}, default=0).cum_sum()
+        )
+    )
+    depth, balance = brackets.list.max().fill_null(0), brackets.list.last().fill_null(0)
+    unterminated_string = payload.str.replace_all(_STRING, "").str.contains('"', literal=True)
+    return (
+        pl.when(payload.str.contains(_NON_FINITE))
+        .then(pl.lit("malformed JSON: non-finite number (NaN and Infinity are not JSON)"))
+        .when(payload.str.contains(_HUGE_EXPONENT))
+        .then(pl.lit("malformed JSON: number out of range (beyond a 64-bit float)"))
+        .when(depth > MAX_DEPTH)
+        .then(
+            pl.format(f"malformed JSON: nesting too deep ({{}} levels, limit {MAX_DEPTH})", depth)
+        )
+        .when((balance > 0) | unterminated_string | (payload.str.strip_chars() == ""))
+        .then(pl.lit("malformed JSON: truncated (the payload ends inside a value)"))
+        .otherwise(pl.lit("malformed JSON: invalid syntax"))
+        .alias("reason")
+    )
+
+
+_PAIR = rf'[{{,]\s*"(?:[^"\\]|\\.)*"\s*:\s*(?:{_STRING}|[\[{{]|[^\s,}}\]]+)'
+_ARTICLED = {
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "string": "a string",
+}
+
+
+def _kind(dtype: pl.DataType) -> str:
+    if dtype.is_integer():
+        return "integer"
+    if dtype.is_float():
+        return "number"
+    return "boolean" if dtype == pl.Boolean else "string"  # timestamps, dates: JSON strings
+
+
+def _token_errors(objects: pl.DataFrame, specs: dict[str, ColumnSpec]) -> pl.DataFrame:
+    """(_row, error) for JSON objects whose fields' raw tokens break the decoding policy: a key
+    given twice, an integer field written as 100.0 or "100", a number field written as a string,
+    a text field given a number, an object or an array. The policy is strict and per field, so a
+    message's verdict depends on its bytes alone, never on its batch.
+
+    One regex pass finds every key/token pair of every payload (nested ones too: a contract key
+    inside a nested object counts as given twice); the checks then run on the pairs.
     """
-    rows = batch.with_row_index("_row")
-    one_object_per_line = pl.col("payload").str.strip_chars_start().str.starts_with("{") & ~pl.col(
-        "payload"
-    ).str.contains("\n", literal=True)
-    if rows.select(one_object_per_line.fill_null(False).all()).item():
-        native = {n: _json_native(c.dtype) for n, c in specs.items()}
+    fields = pl.DataFrame(
+        {
+            "key": list(specs),
+            "order": list(range(len(specs))),
+            "kind": [_kind(c.dtype) for c in specs.values()],
+            "wanted": [
+                str(c.dtype) if c.dtype == pl.String else f"{c.dtype} ({_ARTICLED[_kind(c.dtype)]})"
+                for c in specs.values()
+            ],
+        }
+    )
+    pairs = (
+        objects.select("_row", pair=pl.col("payload").str.extract_all(_PAIR))
+        .explode("pair")
+        .select("_row", parts=pl.col("pair").str.splitn(":", 2))
+        .select(
+            "_row",
+            # Contract keys hold no colon, so the first one ends the key.
+            key=pl.col("parts").struct.field("field_0").str.strip_chars(' \t\r\n{,"'),
+            token=pl.col("parts").struct.field("field_1").str.strip_chars_start(" \t\r\n"),
+        )
+        .join(fields, on="key")
+    )
+    token = pl.col("token")
+    wrong = (
+        pl.when(token == "null")
+        .then(False)
+        .when(pl.col("kind") == "integer")
+        .then(~token.str.contains(_INTEGER))
+        .when(pl.col("kind") == "number")
+        .then(~token.str.contains(_NUMBER))
+        .when(pl.col("kind") == "boolean")
+        .then(~token.is_in(["true", "false"]))
+        .otherwise(~token.str.starts_with('"'))
+    )
+    got = (
+        pl.when(token.is_in(["{", "["]))
+        .then(pl.lit("a JSON object or array"))
+        .otherwise(token.str.slice(0, 40))
+    )
+    repeated = (
+        pairs.group_by("_row")
+        .agg(pairs=pl.len(), keys=pl.col("key").n_unique())
+        .filter(pl.col("pairs") > pl.col("keys"))["_row"]
+    )
+    suspects = pairs.filter(pl.col("_row").is_in(repeated.implode()) | wrong)
+    per_key = suspects.group_by("_row", "key", "order", "wanted").agg(
+        copies=pl.len(), bad=wrong.first(), got=got.first()
+    )
+    return (
+        per_key.with_columns(
+            error=pl.when(pl.col("copies") > 1)
+            .then(pl.format("duplicate key '{}'", "key"))
+            .when(pl.col("bad"))
+            .then(pl.format("field '{}': expected {}, got {}", "key", "wanted", "got"))
+        )
+        .filter(pl.col("error").is_not_null())
+        .sort("_row", "order")
+        .group_by("_row", maintain_order=True)
+        .agg(pl.col("error").str.join("; "))
+    )
+
+
+def _read_fields(rows: pl.DataFrame, specs: dict[str, ColumnSpec]) -> pl.DataFrame:
+    """The fields of screened JSON objects in their JSON-native types: the batch read as one
+    NDJSON document; should the reader refuse it, each field extracted as text. Screening made
+    every token's type exact, so both give the same values."""
+    native = {n: _json_native(c.dtype) for n, c in specs.items()}
+    flat = ~pl.col("payload").str.contains("\n", literal=True)
+    if rows.height and rows.select(flat.all()).item():
         document = rows["payload"].str.join("\n").item().encode()
         try:
             fields = pl.read_ndjson(io.BytesIO(document), schema=native)
@@ -65,25 +222,19 @@ def _split_objects(
             pass
         else:
             if fields.height == rows.height:
-                return pl.concat([rows, fields], how="horizontal"), rows.clear()
-    is_object = pl.col("payload").str.json_path_match("$").str.starts_with("{").fill_null(False)
-    objects, others = rows.filter(is_object), rows.filter(~is_object)
-    try:  # every field as text; raises on a malformed payload or a nested value
-        fields = objects.with_columns(
-            pl.col("payload")
-            .str.json_decode(pl.Struct(dict.fromkeys(specs, pl.String)))
-            .alias("_f")
-        ).unnest("_f")
-    except pl.exceptions.ComputeError:
-        fields = objects.with_columns(
-            pl.col("payload").str.json_path_match(f"$.{n}").alias(n) for n in specs
-        )
-    return fields, others
+                return pl.concat([rows, fields], how="horizontal")
+    return rows.with_columns(
+        pl.col("payload").str.json_path_match(f"$.{_json_path_key(n)}").alias(n) for n in specs
+    )
 
 
 def _json_native(dtype: pl.DataType) -> pl.DataType:
     """The type JSON carries a field in: text for timestamps and dates, else the contract type."""
     return pl.String if isinstance(dtype, pl.Datetime) or dtype == pl.Date else dtype
+
+
+def _json_path_key(name: str) -> str:
+    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else f"['{name}']"
 
 
 def decode_events(
@@ -93,12 +244,22 @@ def decode_events(
     table = contract.table
     names = [c.name for c in table.columns if c.name != "message_id"]
     specs = {c.name: c for c in table.columns}
-    fields, not_objects = _split_objects(batch, {n: specs[n] for n in names})
-    malformed = not_objects.with_columns(
-        error=pl.when(pl.col("payload").is_null())
-        .then(pl.lit("payload is not valid UTF-8"))
-        .otherwise(pl.lit("malformed JSON: payload is not a JSON object"))
+    fields_specs = {n: specs[n] for n in names}
+    rows = batch.with_row_index("_row").with_columns(error=_structural_errors(batch))
+    # A message of another event type is reported as such (below), not by its fields' tokens.
+    own_type = (
+        pl.col("payload")
+        .str.extract(r'[{,]\s*"event_type"\s*:\s*"([^"\\]*)"', 1)
+        .fill_null(contract.spec.event_type)
+        == contract.spec.event_type
     )
+    objects = rows.filter(pl.col("error").is_null())
+    bad_tokens = _token_errors(objects.filter(own_type), fields_specs)
+    objects = objects.drop("error").join(bad_tokens, on="_row", how="left", maintain_order="left")
+    malformed = pl.concat(
+        [rows.filter(pl.col("error").is_not_null()), objects.filter(pl.col("error").is_not_null())]
+    )
+    fields = _read_fields(objects.filter(pl.col("error").is_null()).drop("error"), fields_specs)
     typed = fields.with_columns(
         *[_parse(n, specs[n].dtype, fields.schema[n]).alias(f"_t_{n}") for n in names]
     )
@@ -115,17 +276,7 @@ def decode_events(
     candidates = typed.filter(~problem).select(
         "_row", "message_id", *[pl.col(f"_t_{n}").alias(n) for n in names]
     )
-    text_fields = [n for n in names if specs[n].dtype == pl.String]
-    value_errors = (
-        pl.concat(
-            [
-                _value_check_errors(contract, candidates),
-                _nested_value_errors(typed.filter(~problem), text_fields),
-            ]
-        )
-        .group_by("_row", maintain_order=True)
-        .agg(pl.col("error").str.join("; "))
-    )
+    value_errors = _value_check_errors(contract, candidates)
     valid = candidates.join(value_errors, on="_row", how="anti")
     rejected = pl.concat(
         [
@@ -202,27 +353,6 @@ def _envelope_and_field_checks(
             )
         )
     return checks
-
-
-def _nested_value_errors(rows: pl.DataFrame, text_fields: list[str]) -> pl.DataFrame:
-    """(_row, error) for rows carrying a JSON object or array where the contract wants text.
-
-    Both decoders hand such a value over as its JSON text, so the decoded text alone cannot
-    tell `{"a": 1}` from the string "{\"a\": 1}". Only rows whose text starts like JSON are
-    suspects (almost never any); for them the payload says which it was.
-    """
-    looks_nested = pl.any_horizontal(pl.col(n).str.contains(r"^\s*[\[{]") for n in text_fields)
-    messages = [
-        pl.when(pl.col("payload").str.contains(rf'"{re.escape(n)}"\s*:\s*[\[{{]')).then(
-            pl.lit(f"field '{n}': expected String, got a JSON object or array")
-        )
-        for n in text_fields
-    ]
-    return (
-        rows.filter(looks_nested)
-        .select("_row", error=pl.concat_list(messages).list.drop_nulls().list.join("; "))
-        .filter(pl.col("error") != "")
-    )
 
 
 def _value_check_errors(contract: EventContract, rows: pl.DataFrame) -> pl.DataFrame:
