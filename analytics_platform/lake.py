@@ -21,6 +21,7 @@ from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from analytics_platform.contracts import ContractError, TableContract
 
 COMMIT_ATTEMPTS = 5
+HISTORY_WINDOWS = (8, 256)
 
 
 @dataclass(frozen=True)
@@ -173,13 +174,22 @@ class Lake:
         return Upsert(inserted, data.height - inserted, version)
 
     def latest_commit_metadata(self, table: str, key: str, value: str) -> dict | None:
-        """Newest commit whose custom metadata has `key == value` (None if none, or no table)."""
+        """Newest commit whose custom metadata has `key == value` (None if none, or no table).
+
+        Reads the log newest first in growing windows: the commit wanted is nearly always among
+        the last few (ingestion is the tables' only writer), so the cost does not grow with the
+        table's history; only a table that never had such a commit is read to its start.
+        """
         if not self.exists(table):
             return None
         dt_table = DeltaTable(self.uri(table), storage_options=self._options())
-        for commit in dt_table.history():  # newest first
-            if commit.get(key) == value:
-                return commit
+        for limit in (*HISTORY_WINDOWS, None):
+            commits = dt_table.history(limit)  # newest first
+            for commit in commits:
+                if commit.get(key) == value:
+                    return commit
+            if limit is not None and len(commits) < limit:
+                return None  # the whole log was read
         return None
 
     def scan(

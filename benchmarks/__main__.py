@@ -2,7 +2,7 @@
 
 import sys
 
-from benchmarks import eod_tca, event_path, history, ingest, simulator, tca
+from benchmarks import eod_tca, event_path, history, ingest, resume, simulator, tca
 
 BENCHMARKS = {
     "simulator": simulator.run,
@@ -11,6 +11,7 @@ BENCHMARKS = {
     "eod_tca": eod_tca.run,
     "history": history.run,
     "event_path": event_path.run,
+    "resume": resume.run,
 }
 
 

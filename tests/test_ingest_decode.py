@@ -5,6 +5,8 @@ import json
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analytics_platform.events.codec import encode_events
 from analytics_platform.events.contracts import (
@@ -160,3 +162,61 @@ def test_wrong_contract_for_the_topic_is_rejected_not_coerced(small_day):
     ].to_list()
     decoded = decode_events(TRADE_EXECUTED, _batch(payloads), TOPIC, NOW)
     assert decoded.valid.is_empty() and decoded.quarantine.height == 2
+
+
+# ---------------------------------------------------------------- one verdict per message
+
+MUTATIONS = [
+    lambda g: g,
+    lambda g: g,
+    lambda g: g,
+    lambda g: _mutate(g, quantity=100.0),
+    lambda g: _mutate(g, quantity="100"),
+    lambda g: _mutate(g, price="123.5"),
+    lambda g: _mutate(g, schema_version="1"),
+    lambda g: _mutate(g, venue={"mic": "XNYS"}),
+    lambda g: g.replace('"quantity":', '"quantity": -5, "quantity":'),
+    lambda g: g[: len(g) // 2],
+    lambda g: g.replace('"price":', '"price": NaN, "p":'),
+    lambda g: g.replace('"price":', '"price": 1e400, "p":'),
+    lambda g: "{" + '"a":{' * 200 + "}" * 201,
+    lambda g: '["an", "array"]',
+    lambda g: _mutate(g, side="HOLD"),
+    lambda g: _mutate(g, price=-1.0),
+    lambda g: _mutate(g, ts="yesterday"),
+    lambda g: _mutate(g, event_type="TradingDecisionEvent"),
+    lambda g: _mutate(g, quantity=2**70),
+    lambda g: _mutate(g, note={"quantity": 1}),  # a contract key inside a nested object
+    lambda g: json.dumps(json.loads(g), indent=2),  # multi-line, still valid
+    lambda g: b"\xff\xfe",
+]
+
+
+def _verdicts(payloads: list, batch_sizes: list[int]) -> dict[str, object]:
+    """message id -> its landed row (as a tuple) or its quarantine reason, decoding the payloads
+    in consecutive batches of the given sizes."""
+    frame = _batch(payloads)
+    out, start, sizes = {}, 0, iter(batch_sizes)
+    while start < frame.height:
+        size = next(sizes, frame.height)
+        decoded = decode_events(TRADE_EXECUTED, frame.slice(start, size), TOPIC, NOW)
+        for row in decoded.valid.iter_rows(named=True):
+            out[row["message_id"]] = tuple(row.values())
+        for row in decoded.quarantine.iter_rows(named=True):
+            out[row["message_id"]] = row["error"]
+        start += size
+    return out
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    kinds=st.lists(st.integers(0, len(MUTATIONS) - 1), min_size=1, max_size=30),
+    batch_sizes=st.lists(st.integers(1, 12), max_size=10),
+)
+def test_a_message_gets_the_same_verdict_in_any_batch(small_day, kinds, batch_sizes):
+    good = _good(small_day, len(kinds))
+    payloads = [MUTATIONS[k](g) for k, g in zip(kinds, good, strict=True)]
+    together = _verdicts(payloads, batch_sizes)
+    alone = _verdicts(payloads, [1] * len(payloads))
+    assert together == alone
+    assert len(together) == len(payloads)  # every message has exactly one verdict

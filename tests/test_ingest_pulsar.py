@@ -170,3 +170,36 @@ def test_events_of_several_days_land_in_their_partitions(broker, tmp_path, small
     assert report.trade_dates == {dt.date(2026, 11, 19), dt.date(2026, 11, 20)}
     per_day = lake.scan(TRADE_EXECUTED.table, [dt.date(2026, 11, 19)]).collect()
     assert per_day.height == other.height
+
+
+def test_a_changed_duplicate_is_quarantined_and_an_identical_replay_is_a_duplicate(
+    broker, tmp_path, small_day
+):
+    lake = Lake(str(tmp_path / "lake"))
+    fills = small_day.executions.head(20)
+    changed = fills.head(2).with_columns(quantity=pl.col("quantity") + 1, price=pl.col("price") * 2)
+    with pulsar_client(broker.service_url) as client:
+        publish_frame(client, TRADE_EXECUTED.spec, fills)
+        ingest_topic(client, lake, TRADE_EXECUTED)
+        # A correction of two fills, an identical replay of a third, and a fourth fill that is
+        # new but changed within the same batch.
+        publish_frame(client, TRADE_EXECUTED.spec, changed)
+        publish_frame(client, TRADE_EXECUTED.spec, fills.slice(2, 1))
+        new = small_day.executions.slice(20, 1)
+        publish_frame(client, TRADE_EXECUTED.spec, new)
+        publish_frame(
+            client, TRADE_EXECUTED.spec, new.with_columns(quantity=pl.col("quantity") + 5)
+        )
+        report = ingest_topic(client, lake, TRADE_EXECUTED, batch_size=3)
+    assert (report.inserted, report.duplicates, report.quarantined) == (1, 1, 3)
+    _assert_exactly(lake, pl.concat([fills, new]))  # the originals stay as first landed
+    quarantined = lake.scan(QUARANTINE).collect().sort("error")
+    expected = sorted(
+        f"conflicting duplicate of TradeExecutedEvent:{e}"
+        for e in [*changed["exec_id"], *new["exec_id"]]
+    )
+    assert quarantined["error"].to_list() == expected
+    # Both payloads are findable: the original in the raw table, the change in quarantine.
+    assert all('"quantity":' in p for p in quarantined["payload"])
+    landed_ids = set(_landed(lake)["message_id"])
+    assert not landed_ids & set(quarantined["message_id"])

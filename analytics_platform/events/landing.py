@@ -11,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+import polars as pl
 import pulsar
 
 from analytics_platform.events.contracts import QUARANTINE, EventContract
-from analytics_platform.events.decoding import decode_events
+from analytics_platform.events.decoding import Decoded, decode_events
 from analytics_platform.events.reading import (
     MessageBatch,
     decode_offset,
@@ -52,11 +53,65 @@ def committed_offset(lake: Lake, contract: EventContract) -> pulsar.MessageId | 
     return decode_offset(commit[OFFSET_ID_KEY]) if commit else None
 
 
+def conflicting_duplicates(
+    lake: Lake, contract: EventContract, valid: pl.DataFrame
+) -> pl.DataFrame:
+    """The valid rows whose event_id is already taken, earlier in the batch or in the lake (on the
+    same trading day), by a row with different content: an upstream correction or a producer bug
+    that must not vanish as a "duplicate". Identical replays are not conflicts."""
+    content = [c for c in contract.table.column_names if c != "message_id"]
+    fingerprint = pl.struct(content).hash().alias("_content")
+    batch = valid.with_columns(fingerprint)
+    first = batch.unique("event_id", keep="first", maintain_order=True).select(
+        "event_id", _first="_content"
+    )
+    stored = (
+        lake.scan(contract.table, batch["trade_date"].unique().to_list())
+        .filter(pl.col("event_id").is_in(batch["event_id"].unique().implode()))
+        .select("event_id", fingerprint)
+        .collect()
+        .unique("event_id")
+        .rename({"_content": "_stored"})
+    )
+    return (
+        batch.join(first, on="event_id", how="left")
+        .join(stored, on="event_id", how="left")
+        .filter(
+            pl.coalesce("_stored", "_first") != pl.col("_content"),
+        )
+        .drop("_content", "_first", "_stored")
+    )
+
+
 def land_batch(
     lake: Lake, contract: EventContract, batch: MessageBatch, report: IngestReport
 ) -> None:
     """Quarantine first (idempotent), then rows + offset in one commit."""
-    decoded = decode_events(contract, batch.frame, batch.topic, dt.datetime.now(dt.UTC))
+    received_at = dt.datetime.now(dt.UTC)
+    decoded = decode_events(contract, batch.frame, batch.topic, received_at)
+    conflicts = conflicting_duplicates(lake, contract, decoded.valid)
+    quarantine = decoded.quarantine
+    valid = decoded.valid
+    if conflicts.height:
+        valid = valid.join(conflicts.select("message_id"), on="message_id", how="anti")
+        quarantine = pl.concat(
+            [
+                quarantine,
+                QUARANTINE.conform(
+                    conflicts.join(
+                        batch.frame.select("message_id", "payload"), on="message_id"
+                    ).select(
+                        topic=pl.lit(batch.topic),
+                        message_id="message_id",
+                        payload="payload",
+                        error=pl.format("conflicting duplicate of {}", "event_id"),
+                        received_at=pl.lit(received_at).cast(pl.Datetime("ns", "UTC")),
+                        trade_date="trade_date",
+                    )
+                ).collect(),
+            ]
+        )
+    decoded = Decoded(valid=valid, quarantine=quarantine)
     if decoded.quarantine.height:
         lake.upsert(QUARANTINE, decoded.quarantine)
     result = lake.upsert(
