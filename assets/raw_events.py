@@ -14,6 +14,7 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     AssetSpec,
+    Failure,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -21,6 +22,7 @@ from dagster import (
 
 from analytics_platform.events.contracts import INBOUND, QUARANTINE, EventContract
 from analytics_platform.events.landing import ingest_topic
+from analytics_platform.events.reading import BrokerConnectionLost
 from analytics_platform.quality.checks import unique_key_check
 from analytics_platform.reporting import markdown_table
 from assets.metadata import OWNERS, check_result, code_version, definition_metadata, lake_key
@@ -96,7 +98,21 @@ def raw_event_asset(contract: EventContract) -> AssetsDefinition:
     ) -> MaterializeResult:
         trade_date = partition_date(context.partition_key)
         with pulsar.client() as client:
-            report = ingest_topic(client, lake.lake(), contract, batch_size=ingest.batch_size)
+            try:
+                report = ingest_topic(client, lake.lake(), contract, batch_size=ingest.batch_size)
+            except BrokerConnectionLost as lost:
+                # Fail like the steps that find no broker at all, saying what did land.
+                landed = lost.report
+                context.log.warning(f"{lost}: {landed.inserted} new rows landed first")
+                raise Failure(
+                    description=str(lost),
+                    metadata={
+                        "messages_read": landed.messages,
+                        "rows_inserted": landed.inserted,
+                        "quarantined": landed.quarantined,
+                        "last_message_id": landed.last_message_id or "(none new)",
+                    },
+                ) from lost
         partition = lake.lake().scan(contract.table, [trade_date]).collect()
         context.log.info(
             f"{contract.spec.topic}: {report.messages} messages, {report.inserted} new rows, "

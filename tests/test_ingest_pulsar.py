@@ -203,3 +203,26 @@ def test_a_changed_duplicate_is_quarantined_and_an_identical_replay_is_a_duplica
     assert all('"quantity":' in p for p in quarantined["payload"])
     landed_ids = set(_landed(lake)["message_id"])
     assert not landed_ids & set(quarantined["message_id"])
+
+
+def test_a_broker_lost_mid_read_fails_the_ingestion_after_landing_what_was_read(
+    tmp_path, small_day
+):
+    lake = Lake(str(tmp_path / "lake"))
+    fills = small_day.executions
+    broker = EmbeddedPulsar(tmp_path / "pulsar").start()
+    try:
+        with pulsar_client(broker.service_url) as client:
+            publish_frame(client, TRADE_EXECUTED.spec, fills)
+            batches = reading.read_batches(client, TRADE_EXECUTED.spec.topic, None, 100)
+            report = landing.IngestReport(TRADE_EXECUTED.spec.topic, TRADE_EXECUTED.spec.table)
+            landing.land_batch(lake, TRADE_EXECUTED, next(batches), report)
+            broker.stop(kill=True)
+            with pytest.raises(reading.BrokerConnectionLost, match="lost the Pulsar broker"):
+                for batch in batches:
+                    landing.land_batch(lake, TRADE_EXECUTED, batch, report)
+    finally:
+        broker.stop()
+    landed = _landed(lake)
+    assert landed.height == report.inserted >= 100  # what was read before is committed
+    assert committed_offset(lake, TRADE_EXECUTED) is not None

@@ -17,6 +17,7 @@ import pulsar
 from analytics_platform.events.contracts import QUARANTINE, EventContract
 from analytics_platform.events.decoding import Decoded, decode_events
 from analytics_platform.events.reading import (
+    BrokerConnectionLost,
     MessageBatch,
     decode_offset,
     encode_offset,
@@ -148,6 +149,10 @@ def ingest_topic(
     batches = read_batches(client, contract.spec.topic, after, batch_size, timeout_ms)
     # Reading (broker-bound) overlaps with decoding and landing (CPU-bound): both release the
     # GIL. Batches are still landed one by one, in order, so the offset protocol is unchanged.
-    for batch in prefetch(batches, depth=2):
-        land_batch(lake, contract, batch, report)
+    try:
+        for batch in prefetch(batches, depth=2):
+            land_batch(lake, contract, batch, report)
+    except BrokerConnectionLost as lost:
+        lost.report = report  # what was landed before the broker went away
+        raise
     return report

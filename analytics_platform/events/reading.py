@@ -13,6 +13,11 @@ import polars as pl
 import pulsar
 
 
+class BrokerConnectionLost(ConnectionError):
+    """The broker went away while a topic was read: what was read before is landed and
+    committed (the next run resumes after it), but the topic was not read to its end."""
+
+
 @dataclass(frozen=True)
 class MessageBatch:
     """Messages read from one topic, in broker order."""
@@ -53,16 +58,21 @@ def read_chunks(
     last = after
     messages: list[pulsar.Message] = []
     ids: list[pulsar.MessageId] = []
+    read = 0
     try:
         while True:
             try:
                 msg = read_next(timeout_ms)
             except pulsar.Timeout:
+                # Nothing in time: caught up, unless the broker is gone (a client reconnecting
+                # also times out), which must not pass for the end of the topic.
+                connected = reader.is_connected()
                 break
             msg_id = msg.message_id()
             if last is not None and not msg_id > last:
                 continue  # redelivered copy
             last = msg_id
+            read += 1
             messages.append(msg)
             ids.append(msg_id)
             if len(ids) >= chunk_size:
@@ -72,6 +82,11 @@ def read_chunks(
         reader.close()
     if ids:
         yield messages, ids
+    if not connected:
+        raise BrokerConnectionLost(
+            f"lost the Pulsar broker while reading {topic} after {read} messages; they are"
+            " landed and committed, and the next run resumes after them"
+        )
 
 
 def _payload_text(payloads: pl.Series) -> pl.Series:
