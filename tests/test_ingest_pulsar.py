@@ -7,10 +7,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analytics_platform.events import landing, reading
 from analytics_platform.events.broker import EmbeddedPulsar
+from analytics_platform.events.codec import encode_events
 from analytics_platform.events.contracts import QUARANTINE, TRADE_EXECUTED
+from analytics_platform.events.decoding import decode_events
 from analytics_platform.events.landing import committed_offset, ingest_topic
 from analytics_platform.events.publisher import publish_frame, pulsar_client
 from analytics_platform.lake import Lake
@@ -226,3 +230,73 @@ def test_a_broker_lost_mid_read_fails_the_ingestion_after_landing_what_was_read(
     landed = _landed(lake)
     assert landed.height == report.inserted >= 100  # what was read before is committed
     assert committed_offset(lake, TRADE_EXECUTED) is not None
+
+
+MIXED = [
+    lambda p: p,
+    lambda p: p.replace('"quantity":', '"quantity": 100.0, "q":'),  # an integer as 100.0
+    lambda p: p.replace('"venue":', '"venue": {"mic": "XNYS"}, "v":'),
+    lambda p: p.replace('"quantity":', '"quantity": -5, "quantity":'),
+    lambda p: p[: len(p) // 2],
+    lambda p: p.replace('"price":', '"price": "123.5", "p":'),
+]
+
+
+class _Crash(Exception):
+    pass
+
+
+@settings(max_examples=4, deadline=None)
+@given(
+    kinds=st.lists(st.sampled_from(range(len(MIXED))), min_size=20, max_size=60),
+    first_batch=st.integers(3, 40),
+    crash_at=st.integers(1, 3),
+    second_batch=st.integers(3, 40),
+)
+def test_no_message_lands_in_both_tables_whatever_the_crash_and_batches(  # noqa: PLR0917
+    tmp_path_factory, small_day, kinds, first_batch, crash_at, second_batch
+):
+    """Ingest a mix of valid and bad messages, crash right after a quarantine commit and before
+    its rows commit, ingest again with another batch size: every message id is in exactly one
+    table (or a counted duplicate) and has the verdict it gets when decoded alone."""
+    root = tmp_path_factory.mktemp("crash")
+    lake = Lake(str(root / "lake"))
+    good = encode_events(TRADE_EXECUTED.spec, small_day.executions.head(len(kinds)))
+    payloads = [MIXED[k](p).encode() for k, p in zip(kinds, good["payload"], strict=True)]
+    with EmbeddedPulsar(root / "pulsar") as broker, pulsar_client(broker.service_url) as client:
+        producer = client.create_producer(TRADE_EXECUTED.spec.topic, block_if_queue_full=True)
+        for payload in payloads:
+            producer.send(payload, properties={"trade_date": "2026-11-20"})
+        producer.close()
+        calls = {"raw": 0}
+        crash_at = min(crash_at, -(-len(payloads) // first_batch))  # a batch that exists
+        real_upsert = Lake.upsert
+
+        def crashing_upsert(self, contract, frame, commit_metadata=None):
+            if contract.table == TRADE_EXECUTED.spec.table:
+                calls["raw"] += 1
+                if calls["raw"] == crash_at:
+                    raise _Crash  # after this batch's quarantine commit, before its rows
+            return real_upsert(self, contract, frame, commit_metadata)
+
+        Lake.upsert = crashing_upsert
+        try:
+            with pytest.raises(_Crash):
+                ingest_topic(client, lake, TRADE_EXECUTED, batch_size=first_batch)
+        finally:
+            Lake.upsert = real_upsert
+        ingest_topic(client, lake, TRADE_EXECUTED, batch_size=second_batch)
+    landed = set(_landed(lake)["message_id"])
+    quarantined = set(lake.scan(QUARANTINE).collect()["message_id"])
+    assert not landed & quarantined
+    assert len(landed) + len(quarantined) == len(payloads)  # one verdict per message
+    alone = [
+        decode_events(
+            TRADE_EXECUTED,
+            reading.message_frame([b"id"], [p], ["2026-11-20"]),
+            TRADE_EXECUTED.spec.topic,
+            dt.datetime.now(dt.UTC),
+        ).quarantine.height
+        for p in payloads
+    ]
+    assert len(quarantined) == sum(alone)
