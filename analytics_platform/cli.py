@@ -163,7 +163,7 @@ def _print_summary(result, settings: PlatformSettings) -> int:
     materialized = _materializations(result)
     print("\nTables written (rows, Delta version):")
     for key, meta in materialized.items():
-        if key.startswith(("raw/", "tca/", "attribution/")):
+        if key.startswith(("raw/", "tca/", "attribution/", "ml/")):
             rows, version = meta.get("dagster/row_count", 0), meta.get("delta_version")
             print(f"  {key:<28} {rows:>12,}   v{version}")
     quarantined = sum(meta.get("quarantined", 0) for meta in materialized.values())

@@ -55,6 +55,11 @@ class PlatformSettings(BaseModel):
     warehouse_path: str | None = Field(
         None, alias="ANALYTICS_WAREHOUSE_PATH", description="DuckDB warehouse (dbt marts)"
     )
+    datasets_dir: str | None = Field(
+        None,
+        alias="ANALYTICS_DATASETS_DIR",
+        description="where dataset versions are exported (Arrow IPC + cards)",
+    )
     mlflow_tracking_uri: str | None = Field(
         None, alias="MLFLOW_TRACKING_URI", description="MLflow tracking store"
     )
@@ -236,6 +241,7 @@ class PlatformSettings(BaseModel):
             "lake_uri": self.lake_uri or str(home / "lake"),
             "landing_uri": self.landing_uri or str(home / "landing"),
             "warehouse_path": self.warehouse_path or str(home / "warehouse.duckdb"),
+            "datasets_dir": self.datasets_dir or str(home / "datasets"),
             "mlflow_tracking_uri": self.mlflow_tracking_uri or f"sqlite:///{home / 'mlflow.db'}",
             "pulsar_data_dir": self.pulsar_data_dir or str(home / "pulsar"),
         }

@@ -4,6 +4,7 @@ from dagster import Definitions, in_process_executor, multiprocess_executor
 
 from analytics_platform.config import load_settings
 from assets.attribution import attribution_assets
+from assets.ml import ml_assets
 from assets.raw_events import raw_event_assets, raw_quarantine, topic_specs
 from assets.raw_market_data import landing_specs, raw_market_data_assets
 from assets.simulation import simulated_market
@@ -27,6 +28,7 @@ defs = Definitions(
         raw_quarantine,
         *tca_assets,
         *attribution_assets,
+        *ml_assets,
     ],
     jobs=[end_of_day_job, *ingest_jobs.values()],
     schedules=[end_of_day_schedule],

@@ -51,7 +51,7 @@ from analytics_platform.events.outbound import (
     natural_id,
     publish_outbound,
 )
-from analytics_platform.marketdata.schemas import QUOTES
+from analytics_platform.marketdata.schemas import MARKET_TRADES, QUOTES
 from analytics_platform.quality.checks import CheckOutcome, unique_key_check
 from analytics_platform.reporting import markdown_table
 from analytics_platform.tca.schemas import ORDER_TCA
@@ -239,14 +239,19 @@ def attribution_strategy_window(
     )
 
 
-@attribution_asset(SECURITY_RETURNS, [LakeInput(QUOTES), LakeInput(BENCHMARK_WEIGHTS.table)])
+@attribution_asset(
+    SECURITY_RETURNS,
+    [LakeInput(QUOTES), LakeInput(BENCHMARK_WEIGHTS.table), LakeInput(MARKET_TRADES)],
+)
 def attribution_security_returns(
     context: AssetExecutionContext, lake: LakeResource
 ) -> MaterializeResult:
     day = partition_date(context.partition_key)
     store = lake.lake()
     returns = security_returns(
-        store.scan(QUOTES, [day]), store.scan(BENCHMARK_WEIGHTS.table, [day])
+        store.scan(QUOTES, [day]),
+        store.scan(BENCHMARK_WEIGHTS.table, [day]),
+        store.scan(MARKET_TRADES, [day]),
     )
     written = store.write_partition(SECURITY_RETURNS, returns, day)
     return MaterializeResult(metadata=write_metadata(written, returns))

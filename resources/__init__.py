@@ -5,6 +5,7 @@ from dagster_duckdb import DuckDBResource
 from analytics_platform.config import PlatformSettings
 from resources.lake import (
     AttributionConfig,
+    DatasetStoreResource,
     IngestConfig,
     LakeResource,
     LandingZoneResource,
@@ -42,6 +43,7 @@ def build_resources(settings: PlatformSettings) -> dict[str, object]:
             brinson_interaction=settings.brinson_interaction,
             risk_free_rate=settings.risk_free_rate,
         ),
+        "datasets": DatasetStoreResource(root=str(settings.datasets_dir)),
         # The marts (dbt) and the cost model build on these two.
         "warehouse": DuckDBResource(database=str(settings.warehouse_path)),
         "mlflow": MlflowResource(tracking_uri=str(settings.mlflow_tracking_uri)),
@@ -62,6 +64,7 @@ def build_resources(settings: PlatformSettings) -> dict[str, object]:
 __all__ = [
     "AttributionConfig",
     "BrokerUnavailable",
+    "DatasetStoreResource",
     "IngestConfig",
     "LakeResource",
     "LandingZoneResource",

@@ -58,3 +58,12 @@ class AttributionConfig(ConfigurableResource):
 
     brinson_interaction: str
     risk_free_rate: float
+
+
+class DatasetStoreResource(ConfigurableResource):
+    """Where dataset versions are exported (one folder per dataset and version)."""
+
+    root: str
+
+    def path(self) -> Path:
+        return Path(self.root)

@@ -421,7 +421,7 @@ def history():
                 sim.decisions, orders, book, sim.derived["raw/market_impact_assessments"]
             )
         )
-        returns.append(security_returns(book, sim.benchmark_weights))
+        returns.append(security_returns(book, sim.benchmark_weights, sim.market_trades))
         segments = sector_segments(sim.positions, sim.portfolio_performance, returns[-1])
         daily.append(brinson_daily(segments, interaction="separate"))
         truth.append(sim.ground_truth_decisions)

@@ -24,24 +24,37 @@ UNCLASSIFIED = "UNCLASSIFIED"
 _ANY_QUOTE_IN_SESSION = "390m"
 
 
-def security_returns(quotes: Frame | QuoteBook, benchmark_weights: Frame) -> pl.DataFrame:
+def security_returns(
+    quotes: Frame | QuoteBook, benchmark_weights: Frame, market_trades: Frame
+) -> pl.DataFrame:
     """Per benchmark constituent and day: sector, benchmark weight, reference (previous close)
-    and closing price, and the close-to-close return."""
+    and closing price, the close-to-close return, and the day's traded volume."""
     weights = benchmark_weights.lazy().collect()
+    volume = (
+        market_trades.lazy()
+        .group_by("trade_date", "symbol")
+        .agg(volume=pl.col("size").sum())
+        .collect()
+    )
     closes = session_closes(weights["trade_date"])
     base = weights.join(closes, on="trade_date", how="left").sort("trade_date", "symbol")
     close = quotes_at(
         base, {"close": pl.col("close_ts")}, quote_book(quotes), _ANY_QUOTE_IN_SESSION
     ).select(close_px="mid_close")
-    return pl.concat([base, close], how="horizontal").select(
-        "trade_date",
-        "benchmark_id",
-        "symbol",
-        "sector",
-        benchmark_weight="weight",
-        reference_px="reference_px",
-        close_px="close_px",
-        security_return=pl.col("close_px") / pl.col("reference_px") - 1,
+    return (
+        pl.concat([base, close], how="horizontal")
+        .join(volume, on=["trade_date", "symbol"], how="left", maintain_order="left")
+        .select(
+            "trade_date",
+            "benchmark_id",
+            "symbol",
+            "sector",
+            benchmark_weight="weight",
+            reference_px="reference_px",
+            close_px="close_px",
+            security_return=pl.col("close_px") / pl.col("reference_px") - 1,
+            volume=pl.col("volume").fill_null(0),
+        )
     )
 
 

@@ -139,6 +139,7 @@ SECURITY_RETURNS = _contract(
         ("reference_px", F, "Previous close"),
         ("close_px", F, "M(session close)"),
         ("security_return", F, "close_px / reference_px − 1"),
+        ("volume", INT, "Shares traded on the tape that day"),
     ],
     nullable={"close_px", "security_return"},
 )

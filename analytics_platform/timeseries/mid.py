@@ -35,9 +35,11 @@ def quote_book(quotes: Frame | QuoteBook) -> QuoteBook:
             *GROUP,
             "ts",
             *[TIE] if TIE in columns else [],
-            bid=pl.col("bid_px"),
-            ask=pl.col("ask_px"),
-            mid=(pl.col("bid_px") + pl.col("ask_px")) / 2,
+            pl.col("bid_px").alias("bid"),
+            pl.col("ask_px").alias("ask"),
+            ((pl.col("bid_px") + pl.col("ask_px")) / 2).alias("mid"),
+            # Sizes ride along when the quotes have them (microstructure features use them).
+            *[pl.col(c) for c in ("bid_sz", "ask_sz") if c in columns],
         )
         .collect()
     )

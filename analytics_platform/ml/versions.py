@@ -1,0 +1,145 @@
+"""Dataset versions: a window of days + code version + source Delta versions, exported as one
+Arrow IPC file per dataset with a JSON and a markdown card (same version → same bytes)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from analytics_platform.contracts import ColumnSpec, TableContract, trade_date_column
+from analytics_platform.lake import Lake
+from analytics_platform.ml.datasets import (
+    assign_splits,
+    card_markdown,
+    content_hash,
+    dataset_card,
+    to_ipc,
+    version_id,
+)
+
+TS = pl.Datetime("ns", "UTC")
+
+
+def _dataset_contract(table: str, description: str, label: str) -> TableContract:
+    """The fixed columns of a dataset table; feature columns follow (they may grow)."""
+    return TableContract(
+        table,
+        description,
+        [
+            ColumnSpec("row_id", pl.String, "decision_id or order_id"),
+            ColumnSpec("symbol", pl.String, "Instrument symbol"),
+            ColumnSpec("portfolio_id", pl.String, "Portfolio"),
+            ColumnSpec("at", TS, "The row's time: features use only data strictly before it"),
+            ColumnSpec("label_end_ts", TS, "When the label is known (purging uses it)"),
+            ColumnSpec(label, pl.String, "The row's label", nullable=True),
+            trade_date_column(),
+        ],
+        ["row_id"],
+    )
+
+
+TRAINING_DATASET = _dataset_contract(
+    "ml/training_dataset",
+    "One row per decision: context, point-in-time features, outcome labels (DESIGN §7).",
+    "outcome_label",
+)
+COST_DATASET = _dataset_contract(
+    "ml/cost_dataset",
+    "One row per filled parent order: execution context and point-in-time features at arrival,"
+    " realised cost against the pre-trade estimate.",
+    "execution_label",
+)
+DATASET_QUARANTINE = TableContract(
+    "ml/dataset_quarantine",
+    "Dataset rows that broke the dataset contract, with the reason.",
+    [
+        ColumnSpec("dataset", pl.String, "decision or cost"),
+        ColumnSpec("row_id", pl.String, "decision_id or order_id"),
+        ColumnSpec("reason", pl.String, "What is wrong"),
+        trade_date_column(),
+    ],
+    ["dataset", "row_id"],
+)
+DATASET_VERSIONS = TableContract(
+    "ml/dataset_versions",
+    "Every dataset version built: window, sources, rows, content hash and where its files are.",
+    [
+        ColumnSpec("dataset", pl.String, "decision or cost"),
+        ColumnSpec("dataset_version", pl.String, "Hash of window, code version and sources"),
+        ColumnSpec("window_start", pl.Date, "First day"),
+        ColumnSpec("window_end", pl.Date, "Last day"),
+        ColumnSpec("rows", pl.Int64, "Rows in the version"),
+        ColumnSpec("content_hash", pl.String, "sha256 of the Arrow IPC file"),
+        ColumnSpec("path", pl.String, "The Arrow IPC file"),
+        ColumnSpec("card", pl.String, "The dataset card (JSON)"),
+        ColumnSpec("as_of_ts", TS, "When the version was built"),
+        trade_date_column(),
+    ],
+    ["dataset", "dataset_version"],
+)
+BY_DATASET = {"decision": TRAINING_DATASET, "cost": COST_DATASET}
+
+
+@dataclass(frozen=True)
+class BuiltVersion:
+    dataset: str
+    version: str
+    rows: int
+    path: Path
+    card: dict
+
+
+def build_version(
+    lake: Lake,
+    dataset: str,
+    days: list[dt.date],
+    *,
+    code_version: str,
+    sources: list[str],
+    out_dir: Path,
+) -> BuiltVersion:
+    """Export the dataset's rows over `days` as a version: splits assigned, one Arrow IPC file
+    and its cards under `out_dir/<dataset>/<version>/`. Rebuilding the same version rewrites the
+    same bytes."""
+    contract = BY_DATASET[dataset]
+    frame = assign_splits(lake.scan(contract, days).collect())
+    spec = {
+        "dataset": dataset,
+        "window_start": min(days).isoformat(),
+        "window_end": max(days).isoformat(),
+        "code_version": code_version,
+        "sources": {t: lake.version(t) for t in sorted({contract.table, *sources})},
+    }
+    version = version_id(spec)
+    data = to_ipc(frame)
+    card = dataset_card(frame, spec, content_hash(data), dataset)
+    target = out_dir / dataset / version
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "dataset.arrow").write_bytes(data)
+    (target / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+    (target / "card.md").write_text(card_markdown(card))
+    return BuiltVersion(dataset, version, frame.height, target / "dataset.arrow", card)
+
+
+def version_rows(built: list[BuiltVersion], as_of: dt.datetime) -> pl.DataFrame:
+    return pl.DataFrame(
+        [
+            {
+                "dataset": b.dataset,
+                "dataset_version": b.version,
+                "window_start": dt.date.fromisoformat(b.card["spec"]["window_start"]),
+                "window_end": dt.date.fromisoformat(b.card["spec"]["window_end"]),
+                "rows": b.rows,
+                "content_hash": b.card["content_hash"],
+                "path": str(b.path),
+                "card": json.dumps(b.card, sort_keys=True),
+                "as_of_ts": as_of,
+                "trade_date": dt.date.fromisoformat(b.card["spec"]["window_end"]),
+            }
+            for b in built
+        ]
+    ).with_columns(pl.col("as_of_ts").cast(TS))

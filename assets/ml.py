@@ -1,0 +1,254 @@
+"""Training-dataset assets: the day's decision and order rows with point-in-time features and
+labels (plus the rows quarantined), and a version over the trailing window with its card."""
+
+import datetime as dt
+
+import polars as pl
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    multi_asset,
+)
+
+from analytics_platform.attribution.schemas import DECISION_OUTCOMES, SECURITY_RETURNS
+from analytics_platform.events.contracts import (
+    MARKET_IMPACT_ASSESSMENT,
+    NEWS_SENTIMENT_ANALYZED,
+    PARENT_ORDER_SUBMITTED,
+    PORTFOLIO_POSITION_SNAPSHOT,
+    RISK_VIOLATION,
+    TECHNICAL_INDICATOR_COMPUTED,
+    TRADING_DECISION,
+)
+from analytics_platform.events.outbound import TRAINING_DATASET as TRAINING_DATASET_EVENT
+from analytics_platform.events.outbound import publish_outbound
+from analytics_platform.lake import Lake
+from analytics_platform.marketdata.schemas import BOOK_SNAPSHOTS, MARKET_TRADES, QUOTES
+from analytics_platform.ml.datasets import (
+    MIN_CLEAN_RATE,
+    Sources,
+    clean_rate,
+    cost_dataset,
+    decision_dataset,
+    quality_split,
+)
+from analytics_platform.ml.versions import (
+    COST_DATASET,
+    DATASET_QUARANTINE,
+    DATASET_VERSIONS,
+    TRAINING_DATASET,
+    build_version,
+    version_rows,
+)
+from analytics_platform.reporting import markdown_table
+from analytics_platform.tca.schemas import ORDER_TCA
+from assets.inputs import LakeInput
+from assets.metadata import OWNERS, code_version, definition_metadata, lake_key, write_metadata
+from assets.partitions import end_of_day_freshness, partition_date, trading_day_partitions
+from resources.lake import DatasetStoreResource, LakeResource
+from resources.pulsar import PulsarResource
+
+GROUP = "ml"
+ML_CODE_VERSION = code_version("analytics_platform.ml", "analytics_platform.timeseries")
+WINDOW_DAYS = 20
+
+SAME_DAY = [
+    TRADING_DECISION.table,
+    PARENT_ORDER_SUBMITTED.table,
+    ORDER_TCA,
+    DECISION_OUTCOMES,
+    MARKET_IMPACT_ASSESSMENT.table,
+    QUOTES,
+    MARKET_TRADES,
+    BOOK_SNAPSHOTS,
+    NEWS_SENTIMENT_ANALYZED.table,
+    TECHNICAL_INDICATOR_COMPUTED.table,
+    PORTFOLIO_POSITION_SNAPSHOT.table,
+    RISK_VIOLATION.table,
+]
+# The risk features read the previous days' returns; the trend label reads the day's own.
+RETURNS_INPUT = LakeInput(SECURITY_RETURNS, days_before=WINDOW_DAYS, with_day=True)
+DATASET_INPUTS = [*(LakeInput(c) for c in SAME_DAY), RETURNS_INPUT]
+
+
+def build_datasets(lake: Lake, partition_key: str) -> dict[str, pl.DataFrame]:
+    """The day's decision and cost datasets (clean rows) and the rows quarantined."""
+    day = partition_date(partition_key)
+    scans = {c.table: lake.scan(c, [day]) for c in SAME_DAY}
+    returns = RETURNS_INPUT.read(lake, partition_key)
+    sources = Sources(
+        quotes=scans[QUOTES.table],
+        market_trades=scans[MARKET_TRADES.table],
+        book_snapshots=scans[BOOK_SNAPSHOTS.table],
+        sentiment=scans[NEWS_SENTIMENT_ANALYZED.spec.table],
+        technical_indicators=scans[TECHNICAL_INDICATOR_COMPUTED.spec.table],
+        positions=scans[PORTFOLIO_POSITION_SNAPSHOT.spec.table],
+        risk_violations=scans[RISK_VIOLATION.spec.table],
+        security_history=returns.filter(pl.col("trade_date") < day),
+    )
+    today = returns.filter(pl.col("trade_date") == day)
+    built = {
+        "decision": decision_dataset(
+            scans[TRADING_DECISION.spec.table], scans[DECISION_OUTCOMES.table], sources, today
+        ),
+        "cost": cost_dataset(
+            scans[PARENT_ORDER_SUBMITTED.spec.table],
+            scans[ORDER_TCA.table],
+            scans[MARKET_IMPACT_ASSESSMENT.spec.table],
+            sources,
+            today,
+        ),
+    }
+    out, rejected = {}, []
+    for name, frame in built.items():
+        clean, bad = quality_split(frame, name)
+        out[name] = clean
+        rejected.append(bad.select(dataset=pl.lit(name), row_id="row_id", reason="reason",
+                                   trade_date="trade_date"))  # fmt: skip
+    out["quarantine"] = pl.concat(rejected)
+    return out
+
+
+def _check(key, name: str, description: str) -> AssetCheckSpec:
+    return AssetCheckSpec(
+        name, asset=key, description=description, partitions_def=trading_day_partitions
+    )
+
+
+DATASET_KEYS = {
+    "decision": lake_key(TRAINING_DATASET.table),
+    "cost": lake_key(COST_DATASET.table),
+}
+
+
+@multi_asset(
+    specs=[
+        AssetSpec(
+            lake_key(contract.table),
+            deps=[i.dep for i in DATASET_INPUTS],
+            description=contract.description,
+            group_name=GROUP,
+            owners=OWNERS,
+            kinds={"deltalake", "polars"},
+            metadata=definition_metadata(contract),
+            partitions_def=trading_day_partitions,
+            code_version=ML_CODE_VERSION,
+            freshness_policy=end_of_day_freshness,
+        )
+        for contract in (TRAINING_DATASET, COST_DATASET, DATASET_QUARANTINE)
+    ],
+    check_specs=[
+        _check(key, "clean_rate", f"At least {MIN_CLEAN_RATE:.0%} of the day's rows are clean")
+        for key in DATASET_KEYS.values()
+    ],
+    partitions_def=trading_day_partitions,
+    name="ml_datasets",
+)
+def ml_datasets(context: AssetExecutionContext, lake: LakeResource):
+    day = partition_date(context.partition_key)
+    store = lake.lake()
+    built = build_datasets(store, context.partition_key)
+    quarantine = built["quarantine"]
+    written = store.write_partition(DATASET_QUARANTINE, quarantine, day)
+    yield MaterializeResult(
+        asset_key=lake_key(DATASET_QUARANTINE.table),
+        metadata={
+            **write_metadata(written, quarantine),
+            "by_reason": MetadataValue.md(
+                markdown_table(quarantine.group_by("dataset", "reason").len().sort("len"))
+            ),
+        },
+    )
+    for name, key in DATASET_KEYS.items():
+        frame = built[name]
+        contract = TRAINING_DATASET if name == "decision" else COST_DATASET
+        label = "outcome_label" if name == "decision" else "execution_label"
+        written = store.write_partition(contract, frame, day)
+        rejected = quarantine.filter(pl.col("dataset") == name)
+        rate = clean_rate(frame, rejected)
+        yield MaterializeResult(
+            asset_key=key,
+            metadata={
+                **write_metadata(written, frame.select(pl.exclude(pl.Datetime))),
+                "label_balance": MetadataValue.md(
+                    markdown_table(frame.group_by(label).len().sort(label))
+                ),
+                "clean_rate": rate,
+            },
+            check_results=[
+                AssetCheckResult(
+                    asset_key=key,
+                    check_name="clean_rate",
+                    passed=rate >= MIN_CLEAN_RATE,
+                    description=f"{rate:.2%} of {frame.height + rejected.height} rows clean"
+                    f" (minimum {MIN_CLEAN_RATE:.0%}); {rejected.height} quarantined",
+                    metadata={"clean_rate": rate, "quarantined": rejected.height},
+                )
+            ],
+        )
+
+
+VERSION_INPUTS = [
+    LakeInput(TRAINING_DATASET, days_before=WINDOW_DAYS - 1, with_day=True),
+    LakeInput(COST_DATASET, days_before=WINDOW_DAYS - 1, with_day=True),
+]
+
+
+def build_dataset_versions(
+    lake: Lake, days: list[dt.date], out_dir, as_of: dt.datetime
+) -> pl.DataFrame:
+    """Both datasets' versions over `days` (Arrow IPC + cards), as `ml/dataset_versions` rows."""
+    built = [
+        build_version(
+            lake,
+            name,
+            days,
+            code_version=ML_CODE_VERSION,
+            sources=[c.table for c in SAME_DAY],
+            out_dir=out_dir,
+        )
+        for name in ("decision", "cost")
+    ]
+    return version_rows(built, as_of)
+
+
+@asset(
+    key=lake_key(DATASET_VERSIONS.table),
+    deps=[i.dep for i in VERSION_INPUTS],
+    partitions_def=trading_day_partitions,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"deltalake", "arrow", "pulsar"},
+    description=DATASET_VERSIONS.description
+    + f" Window: the {WINDOW_DAYS} trading days ending on the partition."
+    + f" Topic: {TRAINING_DATASET_EVENT.topic}.",
+    metadata=definition_metadata(DATASET_VERSIONS),
+    code_version=ML_CODE_VERSION,
+)
+def ml_dataset_versions(
+    context: AssetExecutionContext,
+    lake: LakeResource,
+    datasets: DatasetStoreResource,
+    pulsar: PulsarResource,
+) -> MaterializeResult:
+    store = lake.lake()
+    days = VERSION_INPUTS[0].days(context.partition_key)
+    rows = build_dataset_versions(store, days, datasets.path(), dt.datetime.now(dt.UTC))
+    written = store.write_partition(DATASET_VERSIONS, rows, partition_date(context.partition_key))
+    with pulsar.client() as client:
+        publish_outbound(client, TRAINING_DATASET_EVENT, rows.drop("card"))
+    return MaterializeResult(
+        metadata={
+            **write_metadata(written, rows.drop("card")),
+            "published_to": TRAINING_DATASET_EVENT.topic,
+            "load_with": f"pl.read_ipc('{rows['path'][0]}')",
+        }
+    )
+
+
+ml_assets = [ml_datasets, ml_dataset_versions]
