@@ -396,6 +396,40 @@ def _simulation_arguments(parser: argparse.ArgumentParser) -> None:
         group.add_argument(f"--{option}", type=int, default=None)
 
 
+def dataset(args: argparse.Namespace) -> int:
+    """Build a training-dataset version over [start, end] from the lake's daily dataset rows."""
+    from analytics_platform.lake import Lake  # noqa: PLC0415
+    from analytics_platform.ml.versions import (  # noqa: PLC0415
+        DATASET_VERSIONS,
+        TRAINING_DATASET,
+    )
+    from assets.ml import build_dataset_versions  # noqa: PLC0415
+
+    settings = load_settings()
+    lake = Lake(str(settings.lake_uri), dict(settings.lake_storage_options))
+    landed = set(lake.scan(TRAINING_DATASET).select("trade_date").unique().collect()["trade_date"])
+    days = [d for d in trading_days(args.start, args.end) if d in landed]
+    if not days:
+        print(
+            f"no dataset rows between {args.start} and {args.end}: run `make run` or"
+            " `make history` first",
+            file=sys.stderr,
+        )
+        return 2
+    rows = build_dataset_versions(
+        lake, days, Path(str(settings.datasets_dir)), dt.datetime.now(dt.UTC)
+    )
+    lake.upsert(DATASET_VERSIONS, rows)
+    print(f"Dataset versions over {days[0]} .. {days[-1]} ({len(days)} trading days):")
+    for row in rows.iter_rows(named=True):
+        card = json.loads(row["card"])
+        splits = ", ".join(f"{s['split']} {s['rows']:,}" for s in card["splits"])
+        print(f"  {row['dataset']:<9} {row['dataset_version']}  {row['rows']:>9,} rows  ({splits})")
+        print(f"            {row['path']}   (card: card.md beside it)")
+    print(f'\nLoad one: polars.read_ipc("{rows["path"][0]}")')
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="analytics-platform", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -423,6 +457,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     _simulation_arguments(history)
     history.set_defaults(func=backfill)
+    data = sub.add_parser("dataset", help="build a training-dataset version over a range of days")
+    data.add_argument("--start", type=dt.date.fromisoformat, required=True)
+    data.add_argument("--end", type=dt.date.fromisoformat, required=True)
+    data.set_defaults(func=dataset)
     ui_cmd = sub.add_parser("ui", help="Dagster UI and daemon (and the embedded broker)")
     ui_cmd.add_argument("--host", default="127.0.0.1")
     ui_cmd.add_argument("--port", type=int, default=3000)

@@ -169,20 +169,31 @@ def sentiment_features(rows: pl.DataFrame, sentiment: Frame) -> pl.DataFrame:
     )
 
 
+# The indicators the dataset carries (a fixed schema: a version's columns never depend on which
+# indicators happened to be published before a cut-off).
+TECHNICAL_INDICATORS = ("return_bps", "rsi_14", "volatility_12_bps")
+
+
 def technical_features(rows: pl.DataFrame, indicators: Frame) -> pl.DataFrame:
-    """The latest value of each indicator (one column per indicator name, `tech_<name>`)."""
-    wide = (
-        indicators.lazy()
-        .select("symbol", "ts", "indicator", "value")
-        .collect()
-        .pivot(on="indicator", index=["symbol", "ts"], values="value", aggregate_function="last")
-        .sort("ts", "symbol")
-    )
-    names = sorted(c for c in wide.columns if c not in ("symbol", "ts"))
-    wide = wide.rename({n: f"tech_{n.lower()}" for n in names})
-    found = _latest_before(rows, wide, ["symbol"])
-    return found.select(
-        pl.col("ts").alias("technical_as_of_ts"), *[f"tech_{n.lower()}" for n in names]
+    """The latest value of each indicator in TECHNICAL_INDICATORS (`tech_<name>`) published
+    strictly before the row's time, and when the newest of them was published."""
+    parts = []
+    for name in TECHNICAL_INDICATORS:
+        events = (
+            indicators.lazy()
+            .filter(pl.col("indicator") == name)
+            .select("symbol", "ts", "indicator_id", "value")
+            .collect()
+            .sort("ts", "indicator_id")
+        )
+        found = _latest_before(rows, events, ["symbol"])
+        parts.append(
+            found.select(pl.col("ts").alias(f"_ts_{name}"), pl.col("value").alias(f"tech_{name}"))
+        )
+    wide = pl.concat(parts, how="horizontal")
+    return wide.select(
+        pl.max_horizontal(pl.selectors.starts_with("_ts_")).alias("technical_as_of_ts"),
+        *[f"tech_{n}" for n in TECHNICAL_INDICATORS],
     )
 
 
