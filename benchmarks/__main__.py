@@ -2,7 +2,7 @@
 
 import sys
 
-from benchmarks import eod_tca, event_path, history, ingest, resume, simulator, tca
+from benchmarks import eod_tca, event_path, features, history, ingest, resume, simulator, tca
 
 BENCHMARKS = {
     "simulator": simulator.run,
@@ -12,6 +12,7 @@ BENCHMARKS = {
     "history": history.run,
     "event_path": event_path.run,
     "resume": resume.run,
+    "features": features.run,
 }
 
 
