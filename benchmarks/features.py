@@ -110,6 +110,7 @@ def run(repeat: int = 2) -> list[dict]:
             "all_groups_s": all_groups_s,
             "quote_vol_flow_polars_s": best_of(lambda r=rows, d=day: _polars_groups(r, d), repeat),
         }
+        row["quote_vol_flow_duckdb_s"] = row["duckdb_vs_polars"] = None
         if cfg.n_quotes <= 1_000_000:  # the SQL peer's range joins take minutes beyond this
             row["quote_vol_flow_duckdb_s"] = best_of(
                 lambda r=rows, d=day: _duckdb_groups(r, d), repeat
@@ -119,6 +120,7 @@ def run(repeat: int = 2) -> list[dict]:
             )
         row["peak_rss_mb"] = int(peak_rss_mb())
         results.append(row)
+        print(row, flush=True)
         del day, sources, built
     print_table(f"Point-in-time features (best of {repeat})", results)
     print(f"results: {write_results('features', results)}")
