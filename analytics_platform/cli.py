@@ -191,6 +191,7 @@ Where to look next:
   Dagster home    {settings.dagster_home}   (this run is in its history)
   Simulated world {settings.simulator_dir}   (closing states and ground truth per day)
   UI              make ui        ->  http://127.0.0.1:3000
+  Predictions     .venv/bin/analytics-platform serve  ->  POST http://127.0.0.1:8000/predict
   History         make history   (the last 20 trading days through a Dagster backfill)
 """)
     return 0 if result.success and not failed else 1
@@ -430,6 +431,23 @@ def dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def serve_command(args: argparse.Namespace) -> int:
+    """The prediction service in this process (numpy only: no dagster, mlflow or jax)."""
+    from analytics_platform.serving.server import serve  # noqa: PLC0415
+
+    bundle = Path(args.bundle) if args.bundle else Path(str(load_settings().models_dir)) / "cost"
+    if not (bundle / "CURRENT").exists() and not (bundle / "bundle.json").exists():
+        print(f"no model bundle at {bundle}: run `make run` (it exports one)", file=sys.stderr)
+        return 2
+    token = os.environ.get("ANALYTICS_SERVE_TOKEN") or None
+    print(
+        f"serving {bundle} on http://{args.host}:{args.port}"
+        " (POST /predict, GET /healthz, GET /metrics)"
+    )
+    serve(args.host, args.port, bundle, token)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="analytics-platform", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -461,6 +479,15 @@ def main(argv: list[str] | None = None) -> int:
     data.add_argument("--start", type=dt.date.fromisoformat, required=True)
     data.add_argument("--end", type=dt.date.fromisoformat, required=True)
     data.set_defaults(func=dataset)
+    serve_cmd = sub.add_parser("serve", help="the execution-cost prediction service")
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=8000)
+    serve_cmd.add_argument(
+        "--bundle",
+        default=None,
+        help="a bundle directory or a models root (default: the platform's)",
+    )
+    serve_cmd.set_defaults(func=serve_command)
     ui_cmd = sub.add_parser("ui", help="Dagster UI and daemon (and the embedded broker)")
     ui_cmd.add_argument("--host", default="127.0.0.1")
     ui_cmd.add_argument("--port", type=int, default=3000)

@@ -60,6 +60,11 @@ class PlatformSettings(BaseModel):
         alias="ANALYTICS_DATASETS_DIR",
         description="where dataset versions are exported (Arrow IPC + cards)",
     )
+    models_dir: str | None = Field(
+        None,
+        alias="ANALYTICS_MODELS_DIR",
+        description="where model bundles are exported for the prediction service",
+    )
     mlflow_tracking_uri: str | None = Field(
         None, alias="MLFLOW_TRACKING_URI", description="MLflow tracking store"
     )
@@ -242,6 +247,7 @@ class PlatformSettings(BaseModel):
             "landing_uri": self.landing_uri or str(home / "landing"),
             "warehouse_path": self.warehouse_path or str(home / "warehouse.duckdb"),
             "datasets_dir": self.datasets_dir or str(home / "datasets"),
+            "models_dir": self.models_dir or str(home / "models"),
             "mlflow_tracking_uri": self.mlflow_tracking_uri or f"sqlite:///{home / 'mlflow.db'}",
             "pulsar_data_dir": self.pulsar_data_dir or str(home / "pulsar"),
         }

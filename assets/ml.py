@@ -29,6 +29,7 @@ from analytics_platform.events.outbound import TRAINING_DATASET as TRAINING_DATA
 from analytics_platform.events.outbound import publish_outbound
 from analytics_platform.lake import Lake
 from analytics_platform.marketdata.schemas import BOOK_SNAPSHOTS, MARKET_TRADES, QUOTES
+from analytics_platform.ml.cost_model import fit_cost_model
 from analytics_platform.ml.datasets import (
     MIN_CLEAN_RATE,
     Sources,
@@ -46,11 +47,12 @@ from analytics_platform.ml.versions import (
     version_rows,
 )
 from analytics_platform.reporting import markdown_table
+from analytics_platform.serving.bundle import publish
 from analytics_platform.tca.schemas import ORDER_TCA
 from assets.inputs import LakeInput
 from assets.metadata import OWNERS, code_version, definition_metadata, lake_key, write_metadata
 from assets.partitions import end_of_day_freshness, partition_date, trading_day_partitions
-from resources.lake import DatasetStoreResource, LakeResource
+from resources.lake import DatasetStoreResource, LakeResource, ModelStoreResource
 from resources.pulsar import PulsarResource
 
 GROUP = "ml"
@@ -253,4 +255,45 @@ def ml_dataset_versions(
     )
 
 
-ml_assets = [ml_datasets, ml_dataset_versions]
+MODEL_INPUTS = [
+    LakeInput(COST_DATASET, days_before=WINDOW_DAYS - 1, with_day=True),
+    LakeInput(SECURITY_RETURNS, days_before=WINDOW_DAYS - 1, with_day=True),
+]
+
+
+@asset(
+    key=["ml", "cost_model_bundle"],
+    deps=[i.dep for i in MODEL_INPUTS],
+    partitions_def=trading_day_partitions,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"numpy"},
+    description="The execution-cost model fitted on the trailing window's filled orders, exported"
+    " as the prediction service's bundle (weights as arrays, per-symbol market context, interval"
+    " quantiles) and made current: `analytics-platform serve` swaps it in.",
+    code_version=ML_CODE_VERSION,
+)
+def ml_cost_model_bundle(
+    context: AssetExecutionContext, lake: LakeResource, models: ModelStoreResource
+) -> MaterializeResult:
+    store = lake.lake()
+    rows, returns = (i.read(store, context.partition_key) for i in MODEL_INPUTS)
+    try:
+        bundle = fit_cost_model(rows, returns)
+    except ValueError as exc:  # too few orders yet: the current bundle stays
+        context.log.warning(f"no new bundle: {exc}")
+        return MaterializeResult(metadata={"exported": False, "reason": str(exc)})
+    path = publish(bundle, models.path() / "cost")
+    scores = {k: v for k, v in bundle.metadata.items() if isinstance(v, int | float)}
+    return MaterializeResult(
+        metadata={
+            "model_version": bundle.version,
+            "bundle": str(path),
+            "symbols": len(bundle.symbols),
+            **scores,
+            "coefficients": MetadataValue.json(bundle.metadata["coefficients"]),
+        }
+    )
+
+
+ml_assets = [ml_datasets, ml_dataset_versions, ml_cost_model_bundle]

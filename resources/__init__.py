@@ -9,6 +9,7 @@ from resources.lake import (
     IngestConfig,
     LakeResource,
     LandingZoneResource,
+    ModelStoreResource,
     QualityConfig,
     TcaConfig,
 )
@@ -44,6 +45,7 @@ def build_resources(settings: PlatformSettings) -> dict[str, object]:
             risk_free_rate=settings.risk_free_rate,
         ),
         "datasets": DatasetStoreResource(root=str(settings.datasets_dir)),
+        "models": ModelStoreResource(root=str(settings.models_dir)),
         # The marts (dbt) and the cost model build on these two.
         "warehouse": DuckDBResource(database=str(settings.warehouse_path)),
         "mlflow": MlflowResource(tracking_uri=str(settings.mlflow_tracking_uri)),
@@ -69,6 +71,7 @@ __all__ = [
     "LakeResource",
     "LandingZoneResource",
     "MlflowResource",
+    "ModelStoreResource",
     "PulsarResource",
     "QualityConfig",
     "SimulatorResource",

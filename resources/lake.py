@@ -67,3 +67,12 @@ class DatasetStoreResource(ConfigurableResource):
 
     def path(self) -> Path:
         return Path(self.root)
+
+
+class ModelStoreResource(ConfigurableResource):
+    """Where model bundles are published for the prediction service."""
+
+    root: str
+
+    def path(self) -> Path:
+        return Path(self.root)
