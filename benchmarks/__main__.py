@@ -2,7 +2,17 @@
 
 import sys
 
-from benchmarks import eod_tca, event_path, features, history, ingest, resume, simulator, tca
+from benchmarks import (
+    eod_tca,
+    event_path,
+    features,
+    history,
+    ingest,
+    resume,
+    serving,
+    simulator,
+    tca,
+)
 
 BENCHMARKS = {
     "simulator": simulator.run,
@@ -13,6 +23,7 @@ BENCHMARKS = {
     "event_path": event_path.run,
     "resume": resume.run,
     "features": features.run,
+    "serving": serving.run,
 }
 
 
