@@ -38,6 +38,7 @@ from analytics_platform.ml.datasets import (
     decision_dataset,
     quality_split,
 )
+from analytics_platform.ml.registry import register
 from analytics_platform.ml.versions import (
     COST_DATASET,
     DATASET_QUARANTINE,
@@ -47,12 +48,13 @@ from analytics_platform.ml.versions import (
     version_rows,
 )
 from analytics_platform.reporting import markdown_table
-from analytics_platform.serving.bundle import publish
+from analytics_platform.serving.bundle import Bundle, publish
 from analytics_platform.tca.schemas import ORDER_TCA
 from assets.inputs import LakeInput
 from assets.metadata import OWNERS, code_version, definition_metadata, lake_key, write_metadata
 from assets.partitions import end_of_day_freshness, partition_date, trading_day_partitions
 from resources.lake import DatasetStoreResource, LakeResource, ModelStoreResource
+from resources.mlflow import MlflowResource
 from resources.pulsar import PulsarResource
 
 GROUP = "ml"
@@ -264,31 +266,52 @@ MODEL_INPUTS = [
 @asset(
     key=["ml", "cost_model_bundle"],
     deps=[i.dep for i in MODEL_INPUTS],
+    pool="mlflow",  # one registration at a time (the embedded store is SQLite)
     partitions_def=trading_day_partitions,
     group_name=GROUP,
     owners=OWNERS,
-    kinds={"numpy"},
+    kinds={"numpy", "mlflow"},
     description="The execution-cost model fitted on the trailing window's filled orders, exported"
     " as the prediction service's bundle (weights as arrays, per-symbol market context, interval"
     " quantiles) and made current: `analytics-platform serve` swaps it in.",
     code_version=ML_CODE_VERSION,
 )
 def ml_cost_model_bundle(
-    context: AssetExecutionContext, lake: LakeResource, models: ModelStoreResource
+    context: AssetExecutionContext,
+    lake: LakeResource,
+    models: ModelStoreResource,
+    mlflow: MlflowResource,
 ) -> MaterializeResult:
     store = lake.lake()
     rows, returns = (i.read(store, context.partition_key) for i in MODEL_INPUTS)
     try:
-        bundle = fit_cost_model(rows, returns)
+        bundle, held_out = fit_cost_model(rows, returns)
     except ValueError as exc:  # too few orders yet: the current bundle stays
         context.log.warning(f"no new bundle: {exc}")
         return MaterializeResult(metadata={"exported": False, "reason": str(exc)})
-    path = publish(bundle, models.path() / "cost")
+    root = models.path() / "cost"
+    champion = Bundle.load(root) if (root / "CURRENT").exists() else None
+    candidate_dir = bundle.save(root / bundle.version)
+    registered = register(
+        mlflow.tracking_uri,
+        bundle,
+        candidate_dir,
+        test_orders=held_out.orders,
+        test_realised=held_out.realised_bps,
+        champion_bundle=champion,
+    )
+    if registered.champion:
+        publish(bundle, root)  # the service swaps it in
     scores = {k: v for k, v in bundle.metadata.items() if isinstance(v, int | float)}
     return MaterializeResult(
         metadata={
             "model_version": bundle.version,
-            "bundle": str(path),
+            "registered_version": registered.version,
+            "mlflow_run_id": registered.run_id,
+            "champion": registered.champion,
+            "gate": f"candidate MAE {registered.candidate_mae} vs champion"
+            f" {registered.champion_mae} on the candidate's test days",
+            "serving": str(root / (Bundle.load(root).version)),
             "symbols": len(bundle.symbols),
             **scores,
             "coefficients": MetadataValue.json(bundle.metadata["coefficients"]),

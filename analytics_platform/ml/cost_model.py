@@ -10,12 +10,13 @@ RMSE, interval coverage) against the mean, the baseline every model must beat.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
 from analytics_platform.serving.bundle import Bundle, SymbolContext
-from analytics_platform.serving.model import design, feature_names
+from analytics_platform.serving.model import Order, design, feature_names
 
 INTERVAL = (0.075, 0.925)
 TEST_SHARE = 0.2
@@ -55,7 +56,15 @@ MIN_ORDERS = 30
 SESSION_HALF_HOURS = 13  # 6.5 hours
 
 
-def fit_cost_model(cost_rows: pl.DataFrame, returns: pl.DataFrame) -> Bundle:
+@dataclass(frozen=True)
+class TestSet:
+    """The orders of the window's last days, held out of the fit: what the champion gate scores."""
+
+    orders: list[Order]
+    realised_bps: np.ndarray
+
+
+def fit_cost_model(cost_rows: pl.DataFrame, returns: pl.DataFrame) -> tuple[Bundle, TestSet]:
     """A bundle from the window's cost dataset rows and security returns. A symbol's daily
     volatility is the standard deviation of its close-to-close returns; with a single day, the
     30-minute realised volatility scaled to the session (and the day's volume for ADV).
@@ -123,9 +132,20 @@ def fit_cost_model(cost_rows: pl.DataFrame, returns: pl.DataFrame) -> Bundle:
         )
         for r in context.iter_rows(named=True)
     }
+    held_out = TestSet(
+        orders=[
+            Order(
+                r["symbol"], r["side"], int(r["quantity"]), r["algo"], r["urgency"], r["order_type"]
+            )
+            for r in test.select(
+                "symbol", "side", "quantity", "algo", "urgency", "order_type"
+            ).iter_rows(named=True)
+        ],
+        realised_bps=test["arrival_cost_bps"].to_numpy(),
+    )
     window = f"{days[0]}..{days[-1]}" if days else ""
     digest = hashlib.sha256(coefficients.tobytes() + window.encode()).hexdigest()[:12]
-    return Bundle(
+    bundle = Bundle(
         version=f"sqrt-{digest}",
         algos=algos,
         coefficients=coefficients,
@@ -140,3 +160,4 @@ def fit_cost_model(cost_rows: pl.DataFrame, returns: pl.DataFrame) -> Bundle:
             **scores,
         },
     )
+    return bundle, held_out
