@@ -6,6 +6,7 @@ import datetime as dt
 import polars as pl
 from dagster import (
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetSpec,
@@ -16,6 +17,7 @@ from dagster import (
 )
 
 from analytics_platform.attribution.schemas import DECISION_OUTCOMES, SECURITY_RETURNS
+from analytics_platform.calendar import session
 from analytics_platform.events.contracts import (
     MARKET_IMPACT_ASSESSMENT,
     NEWS_SENTIMENT_ANALYZED,
@@ -25,8 +27,12 @@ from analytics_platform.events.contracts import (
     TECHNICAL_INDICATOR_COMPUTED,
     TRADING_DECISION,
 )
+from analytics_platform.events.outbound import (
+    EXECUTION_COST_PREDICTION,
+    MODEL_PERFORMANCE_FEEDBACK,
+    publish_outbound,
+)
 from analytics_platform.events.outbound import TRAINING_DATASET as TRAINING_DATASET_EVENT
-from analytics_platform.events.outbound import publish_outbound
 from analytics_platform.lake import Lake
 from analytics_platform.marketdata.schemas import BOOK_SNAPSHOTS, MARKET_TRADES, QUOTES
 from analytics_platform.ml.cost_model import fit_cost_model
@@ -38,11 +44,14 @@ from analytics_platform.ml.datasets import (
     decision_dataset,
     quality_split,
 )
+from analytics_platform.ml.feedback import COVERAGE_BAND, daily_feedback, order_predictions
 from analytics_platform.ml.registry import register
 from analytics_platform.ml.versions import (
     COST_DATASET,
+    COST_PREDICTIONS,
     DATASET_QUARANTINE,
     DATASET_VERSIONS,
+    MODEL_FEEDBACK,
     TRAINING_DATASET,
     build_version,
     version_rows,
@@ -257,6 +266,92 @@ def ml_dataset_versions(
     )
 
 
+PREVIOUS_PREDICTIONS = LakeInput(COST_PREDICTIONS, days_before=1)
+
+
+@multi_asset(
+    specs=[
+        AssetSpec(
+            lake_key(contract.table),
+            deps=[LakeInput(COST_DATASET).dep, PREVIOUS_PREDICTIONS.dep]
+            if contract is COST_PREDICTIONS
+            else [lake_key(COST_PREDICTIONS.table)],
+            description=contract.description,
+            group_name=GROUP,
+            owners=OWNERS,
+            kinds={"deltalake", "numpy", "pulsar"},
+            metadata=definition_metadata(contract),
+            partitions_def=trading_day_partitions,
+            code_version=ML_CODE_VERSION,
+        )
+        for contract in (COST_PREDICTIONS, MODEL_FEEDBACK)
+    ],
+    check_specs=[
+        AssetCheckSpec(
+            "coverage_in_band",
+            asset=lake_key(MODEL_FEEDBACK.table),
+            description=f"The 85% interval covered {COVERAGE_BAND[0]:.0%}–{COVERAGE_BAND[1]:.0%}"
+            " of the day's realised costs (warns)",
+            partitions_def=trading_day_partitions,
+            blocking=False,
+        )
+    ],
+    partitions_def=trading_day_partitions,
+    name="ml_feedback",
+)
+def ml_feedback(
+    context: AssetExecutionContext,
+    lake: LakeResource,
+    models: ModelStoreResource,
+    pulsar: PulsarResource,
+):
+    """The champion that served the day (the bundle current before today's refit) graded by the
+    day's realised costs; ExecutionCostPredictionEvent per order, ModelPerformanceFeedbackEvent."""
+    day = partition_date(context.partition_key)
+    store = lake.lake()
+    root = models.path() / "cost"
+    rows = store.scan(COST_DATASET, [day]).collect()
+    predictions = pl.DataFrame(schema=COST_PREDICTIONS.polars_schema)
+    if (root / "CURRENT").exists() and rows.height:
+        found = order_predictions(Bundle.load(root), rows)
+        if found.height:
+            predictions = found.with_columns(as_of_ts="at")
+    # Yesterday's predictions (with their inputs) are the reference the drift is measured against.
+    reference = PREVIOUS_PREDICTIONS.read(store, context.partition_key)
+    feedback = daily_feedback(predictions, reference)
+    if feedback.height:
+        feedback = feedback.with_columns(as_of_ts=_session_close(day))
+    else:
+        feedback = pl.DataFrame(schema=MODEL_FEEDBACK.polars_schema)
+    written = store.write_partition(COST_PREDICTIONS, predictions, day)
+    with pulsar.client() as client:
+        publish_outbound(client, EXECUTION_COST_PREDICTION, predictions.drop("at", strict=False))
+        publish_outbound(client, MODEL_PERFORMANCE_FEEDBACK, feedback)
+    yield MaterializeResult(
+        asset_key=lake_key(COST_PREDICTIONS.table),
+        metadata={**write_metadata(written, predictions.drop("at", strict=False))},
+    )
+    written = store.write_partition(MODEL_FEEDBACK, feedback, day)
+    coverage = feedback["coverage"][0] if feedback.height else None
+    yield MaterializeResult(
+        asset_key=lake_key(MODEL_FEEDBACK.table),
+        metadata={**write_metadata(written, feedback), "coverage": coverage},
+        check_results=[
+            AssetCheckResult(
+                asset_key=lake_key(MODEL_FEEDBACK.table),
+                check_name="coverage_in_band",
+                passed=bool(feedback["coverage_in_band"][0]) if feedback.height else True,
+                severity=AssetCheckSeverity.WARN,
+                description=f"coverage {coverage}" if feedback.height else "no model served yet",
+            )
+        ],
+    )
+
+
+def _session_close(day: dt.date) -> pl.Expr:
+    return pl.lit(session(day).close_utc).cast(pl.Datetime("ns", "UTC"))
+
+
 MODEL_INPUTS = [
     LakeInput(COST_DATASET, days_before=WINDOW_DAYS - 1, with_day=True),
     LakeInput(SECURITY_RETURNS, days_before=WINDOW_DAYS - 1, with_day=True),
@@ -265,7 +360,8 @@ MODEL_INPUTS = [
 
 @asset(
     key=["ml", "cost_model_bundle"],
-    deps=[i.dep for i in MODEL_INPUTS],
+    # After the feedback: the day is graded by the model that served it, then the refit.
+    deps=[*[i.dep for i in MODEL_INPUTS], lake_key(MODEL_FEEDBACK.table)],
     pool="mlflow",  # one registration at a time (the embedded store is SQLite)
     partitions_def=trading_day_partitions,
     group_name=GROUP,
@@ -319,4 +415,4 @@ def ml_cost_model_bundle(
     )
 
 
-ml_assets = [ml_datasets, ml_dataset_versions, ml_cost_model_bundle]
+ml_assets = [ml_datasets, ml_dataset_versions, ml_feedback, ml_cost_model_bundle]

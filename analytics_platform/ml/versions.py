@@ -84,6 +84,56 @@ DATASET_VERSIONS = TableContract(
 BY_DATASET = {"decision": TRAINING_DATASET, "cost": COST_DATASET}
 
 
+def _columns(*specs: tuple) -> list[ColumnSpec]:
+    return [ColumnSpec(n, t, d, nullable=nullable) for n, t, d, nullable in specs]
+
+
+COST_PREDICTIONS = TableContract(
+    "ml/cost_predictions",
+    "The served champion's prediction for each filled order of the day, and how it went.",
+    [
+        *_columns(
+            ("prediction_id", pl.String, "order_id|model_version", False),
+            ("order_id", pl.String, "Parent order", False),
+            ("symbol", pl.String, "Instrument symbol", False),
+            ("as_of_ts", TS, "The order's arrival (what was known when predicted)", False),
+            ("cost_bps", pl.Float64, "Predicted arrival cost", False),
+            ("lower_bps", pl.Float64, "85% interval, low", False),
+            ("upper_bps", pl.Float64, "85% interval, high", False),
+            ("recommended_algo", pl.String, "Cheapest algo by the model", False),
+            ("model_version", pl.String, "Bundle version that served the day", False),
+            ("arrival_cost_bps", pl.Float64, "Realised arrival cost", False),
+            ("error_bps", pl.Float64, "Realised − predicted", False),
+            ("in_interval", pl.Boolean, "Realised inside the 85% interval", False),
+        ),
+        trade_date_column(),
+    ],
+    ["prediction_id"],
+)
+MODEL_FEEDBACK = TableContract(
+    "ml/model_feedback",
+    "Per day and served model: accuracy, interval coverage and drift (PSI) of inputs and errors.",
+    [
+        *_columns(
+            ("feedback_id", pl.String, "model_version|date", False),
+            ("model_version", pl.String, "Bundle version that served the day", False),
+            ("orders", pl.Int64, "Filled orders predicted", False),
+            ("mae_bps", pl.Float64, "Mean absolute error", False),
+            ("bias_bps", pl.Float64, "Mean error (realised − predicted)", False),
+            ("coverage", pl.Float64, "Share of realised costs inside the 85% interval", False),
+            ("coverage_in_band", pl.Boolean, "Coverage within [0.83, 0.87]", False),
+            ("psi_spread_bps", pl.Float64, "PSI of quoted spreads vs the day before", True),
+            ("psi_size_vs_adv", pl.Float64, "PSI of order sizes vs ADV vs the day before", True),
+            ("psi_error_bps", pl.Float64, "PSI of the errors vs the day before", True),
+            ("drift_flagged", pl.Boolean, "Any PSI above 0.25", False),
+            ("as_of_ts", TS, "When the feedback was computed (the session close)", False),
+        ),
+        trade_date_column(),
+    ],
+    ["feedback_id"],
+)
+
+
 @dataclass(frozen=True)
 class BuiltVersion:
     dataset: str
