@@ -9,6 +9,9 @@ bundle the prediction service serves is always the champion's.
 
 from __future__ import annotations
 
+import logging
+import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +78,9 @@ def register(
     from mlflow.models import infer_signature  # noqa: PLC0415
     from mlflow.tracking import MlflowClient  # noqa: PLC0415
 
+    # MLflow narrates every step at INFO; a platform run's console keeps warnings only.
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment(EXPERIMENT)
     client = MlflowClient(tracking_uri=tracking_uri)
@@ -94,14 +100,17 @@ def register(
             mlflow.log_metric("gate_candidate_mae_bps", candidate_mae)
         if champion_mae is not None:
             mlflow.log_metric("gate_champion_mae_bps", champion_mae)
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=_pyfunc_class()(),
-            artifacts={"bundle": str(bundle_dir)},
-            signature=infer_signature(example, [0.0]),
-            input_example=example,
-            registered_model_name=MODEL_NAME,
-        )
+        with warnings.catch_warnings():
+            # The example's quantity is an integer on purpose (the service's contract).
+            warnings.filterwarnings("ignore", message=".*integer column.*")
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=_pyfunc_class()(),
+                artifacts={"bundle": str(bundle_dir)},
+                signature=infer_signature(example, [0.0]),
+                input_example=example,
+                registered_model_name=MODEL_NAME,
+            )
     version = str(info.registered_model_version)
     wins = champion_mae is None or (candidate_mae is not None and candidate_mae < champion_mae)
     if wins:
