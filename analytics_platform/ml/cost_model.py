@@ -1,10 +1,12 @@
 """The execution-cost model behind the prediction service, fitted on `ml/cost_dataset`.
 
-This first model is the square-root law with fitted coefficients (REFERENCES "Market impact"):
-arrival cost = c + a·half spread + Y·σ_D·√(Q/ADV) + urgency, algo and order-type effects, by least
-squares; its 85% interval is the 7.5%–92.5% quantiles of the residual in units of the symbol's
-daily volatility. It is fitted on the window's earlier days and scored on the last ones (MAE,
-RMSE, interval coverage) against the mean, the baseline every model must beat.
+The square-root law with fitted coefficients (REFERENCES "Market impact"): arrival cost = c +
+a·half spread + Y·σ_D·√(Q/ADV) + urgency, algo and order-type effects, by least squares; its 85%
+interval is the 7.5%–92.5% quantiles of the residual in units of the symbol's daily volatility.
+The default model (`kind="network"`, analytics_platform/ml/network.py) keeps that fit as its prior
+and adds a residual network and a heteroscedastic head. Both are fitted on the window's earlier
+days and scored on the last ones (MAE, RMSE, interval coverage) beside the mean and the
+square-root law, the baselines a model must beat.
 """
 
 from __future__ import annotations
@@ -15,8 +17,15 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from analytics_platform.ml.network import standardised_residuals, train_network
 from analytics_platform.serving.bundle import Bundle, SymbolContext
-from analytics_platform.serving.model import Order, design, feature_names
+from analytics_platform.serving.model import (
+    Order,
+    design,
+    feature_names,
+    network_forward,
+    network_inputs,
+)
 
 INTERVAL = (0.075, 0.925)
 TEST_SHARE = 0.2
@@ -64,7 +73,36 @@ class TestSet:
     realised_bps: np.ndarray
 
 
-def fit_cost_model(cost_rows: pl.DataFrame, returns: pl.DataFrame) -> tuple[Bundle, TestSet]:
+MODELS = {
+    "linear": "square-root law, least squares",
+    "network": "square-root law prior + residual network + volatility head (JAX, optax)",
+}
+
+
+def _interval(z: np.ndarray) -> tuple[float, float]:
+    return tuple(float(q) for q in np.quantile(z, INTERVAL))
+
+
+def _scores(y: np.ndarray, mean: np.ndarray, scale: np.ndarray, interval) -> dict[str, float]:
+    inside = (y >= mean + interval[0] * scale) & (y <= mean + interval[1] * scale)
+    return {
+        "mae_bps": float(np.abs(y - mean).mean()),
+        "rmse_bps": float(np.sqrt(((y - mean) ** 2).mean())),
+        "interval_coverage": float(inside.mean()),
+    }
+
+
+def _network_inputs(frame: pl.DataFrame, x: np.ndarray) -> np.ndarray:
+    return network_inputs(
+        x,
+        np.log(frame["quantity"].to_numpy() / frame["adv"].to_numpy()),
+        frame["daily_vol_bps"].to_numpy(),
+    )
+
+
+def fit_cost_model(
+    cost_rows: pl.DataFrame, returns: pl.DataFrame, kind: str = "network"
+) -> tuple[Bundle, TestSet]:
     """A bundle from the window's cost dataset rows and security returns. A symbol's daily
     volatility is the standard deviation of its close-to-close returns; with a single day, the
     30-minute realised volatility scaled to the session (and the day's volume for ADV).
@@ -94,23 +132,32 @@ def fit_cost_model(cost_rows: pl.DataFrame, returns: pl.DataFrame) -> tuple[Bund
     test = frame.filter(pl.col("trade_date").is_in(test_days))
     x, y = _matrix(train, algos), train["arrival_cost_bps"].to_numpy()
     coefficients, *_ = np.linalg.lstsq(x, y, rcond=None)
-    z = (y - x @ coefficients) / train["daily_vol_bps"].to_numpy()
-    interval = tuple(float(q) for q in np.quantile(z, INTERVAL))
+    vol_train = train["daily_vol_bps"].to_numpy()
+    linear_interval = _interval((y - x @ coefficients) / vol_train)
+    arrays: dict[str, np.ndarray] = {}
+    if kind == "network":
+        inputs = _network_inputs(train, x)
+        arrays = train_network(x, inputs, y, coefficients)
+        interval = _interval(standardised_residuals(arrays, x, inputs, y))
+    else:
+        interval = linear_interval
     scores = {}
     if test.height:
         xt, yt = _matrix(test, algos), test["arrival_cost_bps"].to_numpy()
-        predicted = xt @ coefficients
-        scale = test["daily_vol_bps"].to_numpy()
-        inside = (yt >= predicted + interval[0] * scale) & (yt <= predicted + interval[1] * scale)
+        vol_test = test["daily_vol_bps"].to_numpy()
+        linear = _scores(yt, xt @ coefficients, vol_test, linear_interval)
         scores = {
             "test_days": len(test_days),
             "test_orders": test.height,
-            "mae_bps": float(np.abs(yt - predicted).mean()),
-            "rmse_bps": float(np.sqrt(((yt - predicted) ** 2).mean())),
             "mean_baseline_mae_bps": float(np.abs(yt - y.mean()).mean()),
             "mean_baseline_rmse_bps": float(np.sqrt(((yt - y.mean()) ** 2).mean())),
-            "interval_coverage": float(inside.mean()),
+            **{f"sqrt_law_{k}": v for k, v in linear.items()},
         }
+        if kind == "network":
+            mean, scale = network_forward(arrays, xt, _network_inputs(test, xt))
+            scores.update(_scores(yt, mean, scale, interval))
+        else:
+            scores.update(linear)
     latest = frame.filter(pl.col("trade_date") == frame["trade_date"].max())
     context = (
         frame.group_by("symbol")
@@ -144,16 +191,19 @@ def fit_cost_model(cost_rows: pl.DataFrame, returns: pl.DataFrame) -> tuple[Bund
         realised_bps=test["arrival_cost_bps"].to_numpy(),
     )
     window = f"{days[0]}..{days[-1]}" if days else ""
-    digest = hashlib.sha256(coefficients.tobytes() + window.encode()).hexdigest()[:12]
+    weights = b"".join(a.tobytes() for a in (coefficients, *arrays.values()))
+    digest = hashlib.sha256(weights + window.encode()).hexdigest()[:12]
     bundle = Bundle(
-        version=f"sqrt-{digest}",
+        kind=kind,
+        arrays=arrays,
+        version=f"{'net' if kind == 'network' else 'sqrt'}-{digest}",
         algos=algos,
         coefficients=coefficients,
         feature_names=feature_names(algos),
         interval=interval,
         symbols=symbols,
         metadata={
-            "model": "square-root law, least squares",
+            "model": MODELS[kind],
             "window": window,
             "train_orders": train.height,
             "coefficients": dict(zip(feature_names(algos), coefficients.tolist(), strict=True)),

@@ -41,11 +41,16 @@ class Bundle:
     interval: tuple[float, float]  # quantiles of the standardised residual (the 85% interval)
     symbols: dict[str, SymbolContext]
     metadata: dict = field(default_factory=dict)
+    # "linear": the interval scales with the symbol's daily volatility; "network": a residual
+    # network and a volatility head (their arrays in `arrays`) give the mean and its scale.
+    kind: str = "linear"
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
-        np.savez(directory / "weights.npz", coefficients=self.coefficients)
+        np.savez(directory / "weights.npz", coefficients=self.coefficients, **self.arrays)
         spec = {
+            "kind": self.kind,
             "version": self.version,
             "algos": list(self.algos),
             "feature_names": list(self.feature_names),
@@ -62,8 +67,11 @@ class Bundle:
         path = resolve(path)
         spec = json.loads((path / "bundle.json").read_text())
         with np.load(path / "weights.npz", allow_pickle=False) as weights:
-            coefficients = weights["coefficients"]
+            arrays = {name: weights[name] for name in weights.files}
+        coefficients = arrays.pop("coefficients")
         return cls(
+            kind=spec.get("kind", "linear"),
+            arrays=arrays,
             version=spec["version"],
             algos=tuple(spec["algos"]),
             coefficients=coefficients,

@@ -1,8 +1,10 @@
-"""Numpy inference over a bundle: the linear cost model and its 85% interval.
+"""Numpy inference over a bundle: the cost model and its 85% interval.
 
-cost_bps = w · x with x = [1, half spread (bps), daily vol (bps)·√(Q/ADV), urgency, algo and order
-type indicators]; the interval adds the standardised residual's 7.5% and 92.5% quantiles times the
-symbol's daily volatility (bps). The recommended algo is the one with the lowest predicted cost.
+Linear bundles: cost_bps = w · x with x = [1, half spread (bps), daily vol (bps)·√(Q/ADV),
+urgency, algo and order type indicators]; the interval adds the standardised residual's 7.5% and
+92.5% quantiles times the symbol's daily volatility (bps). Network bundles: the same linear prior
+plus a residual network, and a volatility head whose scale replaces the daily volatility. The
+recommended algo is the one with the lowest predicted cost.
 """
 
 from __future__ import annotations
@@ -56,6 +58,22 @@ def design(
     return np.column_stack(columns)
 
 
+def network_inputs(x: np.ndarray, log_size: np.ndarray, vol: np.ndarray) -> np.ndarray:
+    """The residual network's inputs: the design's columns but the intercept, log(Q/ADV) and the
+    daily volatility (standardised with the bundle's `input_mean` / `input_std`)."""
+    return np.column_stack([x[:, 1:], log_size, vol])
+
+
+def network_forward(arrays: dict[str, np.ndarray], x: np.ndarray, inputs: np.ndarray):
+    """(mean, scale) of a network bundle: the linear prior plus a one-hidden-layer residual, and
+    a log-linear volatility head."""
+    z = (inputs - arrays["input_mean"]) / arrays["input_std"]
+    hidden = np.tanh(z @ arrays["w1"] + arrays["b1"])
+    mean = x @ arrays["prior"] + hidden @ arrays["w2"] + arrays["b2"]
+    scale = np.exp(z @ arrays["v"] + arrays["c"])
+    return mean, scale
+
+
 def predict(bundle: Bundle, orders: list[Order]) -> list[dict]:
     """Per order: cost_bps, lower_bps, upper_bps, recommended_algo, model_version."""
     n = len(orders)
@@ -67,33 +85,34 @@ def predict(bundle: Bundle, orders: list[Order]) -> list[dict]:
     sqrt_vol = vol * np.sqrt(quantity / adv)
     urgency = np.array([o.urgency for o in orders])
     limit = np.array([o.order_type == "LIMIT" for o in orders])
+    log_size = np.log(quantity / adv)
+
+    def mean_and_scale(algo: str) -> tuple[np.ndarray, np.ndarray]:
+        x = design(
+            half_spread, sqrt_vol, urgency=urgency, algo=np.full(n, algo), limit=limit,
+            algos=bundle.algos,
+        )  # fmt: skip
+        if bundle.kind == "network":
+            return network_forward(bundle.arrays, x, network_inputs(x, log_size, vol))
+        return x @ bundle.coefficients, vol
+
     # Every algo for every order: the recommendation is the cheapest.
-    by_algo = np.column_stack(
-        [
-            design(
-                half_spread,
-                sqrt_vol,
-                urgency=urgency,
-                algo=np.full(n, a),
-                limit=limit,
-                algos=bundle.algos,
-            )
-            @ bundle.coefficients
-            for a in bundle.algos
-        ]
-    )
+    per_algo = [mean_and_scale(a) for a in bundle.algos]
+    by_algo = np.column_stack([m for m, _ in per_algo])
+    scales = np.column_stack([s for _, s in per_algo])
     best = by_algo.argmin(axis=1)
     chosen = np.array(
         [bundle.algos.index(o.algo) if o.algo else best[i] for i, o in enumerate(orders)]
     )
     cost = by_algo[np.arange(n), chosen]
+    scale = scales[np.arange(n), chosen]
     low, high = bundle.interval
     return [
         {
             "symbol": o.symbol,
             "cost_bps": round(float(cost[i]), 4),
-            "lower_bps": round(float(cost[i] + low * vol[i]), 4),
-            "upper_bps": round(float(cost[i] + high * vol[i]), 4),
+            "lower_bps": round(float(cost[i] + low * scale[i]), 4),
+            "upper_bps": round(float(cost[i] + high * scale[i]), 4),
             "algo": bundle.algos[chosen[i]],
             "recommended_algo": bundle.algos[best[i]],
             "model_version": bundle.version,
