@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 from deltalake import CommitProperties, DeltaTable, write_deltalake
-from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from analytics_platform.contracts import ContractError, TableContract
 
@@ -129,14 +129,31 @@ class Lake:
         if not self.exists(contract.table):
             if "://" not in uri:
                 Path(uri).parent.mkdir(parents=True, exist_ok=True)
-            write_deltalake(
-                uri,
-                data.to_arrow(),
-                partition_by=[contract.partition_column],
-                storage_options=self._options(),
-                commit_properties=props,
-            )
-            return Upsert(data.height, 0, self.version(contract.table) or 0)
+            try:
+                write_deltalake(
+                    uri,
+                    data.to_arrow(),
+                    partition_by=[contract.partition_column],
+                    storage_options=self._options(),
+                    commit_properties=props,
+                )
+                return Upsert(data.height, 0, self.version(contract.table) or 0)
+            except DeltaError:
+                if not self.exists(contract.table):
+                    raise  # not a writer that created it first: a real error
+        # A concurrent writer's commit makes the merge conflict; merging again (it inserts only
+        # the keys still missing) is safe, so the loser retries.
+        attempt = 0
+        while True:
+            try:
+                return self._merge(contract, data, uri, props, commit_metadata)
+            except CommitFailedError:
+                attempt += 1
+                if attempt == COMMIT_ATTEMPTS:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+
+    def _merge(self, contract, data, uri, props, commit_metadata) -> Upsert:
         table = DeltaTable(uri, storage_options=self._options())
         before = table.version()
         inserted = 0

@@ -266,26 +266,59 @@ def ml_dataset_versions(
     )
 
 
-PREVIOUS_PREDICTIONS = LakeInput(COST_PREDICTIONS, days_before=1)
+@asset(
+    key=lake_key(COST_PREDICTIONS.table),
+    deps=[LakeInput(COST_DATASET).dep],
+    partitions_def=trading_day_partitions,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"deltalake", "numpy", "pulsar"},
+    description=COST_PREDICTIONS.description + f" Topic: {EXECUTION_COST_PREDICTION.topic}.",
+    metadata=definition_metadata(COST_PREDICTIONS),
+    code_version=ML_CODE_VERSION,
+)
+def ml_cost_predictions(
+    context: AssetExecutionContext,
+    lake: LakeResource,
+    models: ModelStoreResource,
+    pulsar: PulsarResource,
+) -> MaterializeResult:
+    """The bundle that served the day (current before today's refit) predicts the day's filled
+    orders; an ExecutionCostPredictionEvent each."""
+    day = partition_date(context.partition_key)
+    store = lake.lake()
+    root = models.path() / "cost"
+    rows = store.scan(COST_DATASET, [day]).collect()
+    predictions = pl.DataFrame(schema=COST_PREDICTIONS.polars_schema)
+    if (root / "CURRENT").exists() and rows.height:
+        found = order_predictions(Bundle.load(root), rows)
+        if found.height:
+            predictions = found.with_columns(as_of_ts="at").drop("at")
+    written = store.write_partition(COST_PREDICTIONS, predictions, day)
+    with pulsar.client() as client:
+        publish_outbound(client, EXECUTION_COST_PREDICTION, predictions)
+    return MaterializeResult(
+        metadata={
+            **write_metadata(written, predictions),
+            "published_to": EXECUTION_COST_PREDICTION.topic,
+        }
+    )
 
 
-@multi_asset(
-    specs=[
-        AssetSpec(
-            lake_key(contract.table),
-            deps=[LakeInput(COST_DATASET).dep, PREVIOUS_PREDICTIONS.dep]
-            if contract is COST_PREDICTIONS
-            else [lake_key(COST_PREDICTIONS.table)],
-            description=contract.description,
-            group_name=GROUP,
-            owners=OWNERS,
-            kinds={"deltalake", "numpy", "pulsar"},
-            metadata=definition_metadata(contract),
-            partitions_def=trading_day_partitions,
-            code_version=ML_CODE_VERSION,
-        )
-        for contract in (COST_PREDICTIONS, MODEL_FEEDBACK)
-    ],
+# Today's predictions, and yesterday's as the reference the drift is measured against.
+PREDICTIONS_INPUT = LakeInput(COST_PREDICTIONS, days_before=1, with_day=True)
+
+
+@asset(
+    key=lake_key(MODEL_FEEDBACK.table),
+    deps=[PREDICTIONS_INPUT.dep],
+    partitions_def=trading_day_partitions,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"deltalake", "pulsar"},
+    description=MODEL_FEEDBACK.description + f" Topic: {MODEL_PERFORMANCE_FEEDBACK.topic}.",
+    metadata=definition_metadata(MODEL_FEEDBACK),
+    code_version=ML_CODE_VERSION,
     check_specs=[
         AssetCheckSpec(
             "coverage_in_band",
@@ -296,49 +329,28 @@ PREVIOUS_PREDICTIONS = LakeInput(COST_PREDICTIONS, days_before=1)
             blocking=False,
         )
     ],
-    partitions_def=trading_day_partitions,
-    name="ml_feedback",
 )
-def ml_feedback(
-    context: AssetExecutionContext,
-    lake: LakeResource,
-    models: ModelStoreResource,
-    pulsar: PulsarResource,
-):
-    """The champion that served the day (the bundle current before today's refit) graded by the
-    day's realised costs; ExecutionCostPredictionEvent per order, ModelPerformanceFeedbackEvent."""
+def ml_model_feedback(
+    context: AssetExecutionContext, lake: LakeResource, pulsar: PulsarResource
+) -> MaterializeResult:
     day = partition_date(context.partition_key)
     store = lake.lake()
-    root = models.path() / "cost"
-    rows = store.scan(COST_DATASET, [day]).collect()
-    predictions = pl.DataFrame(schema=COST_PREDICTIONS.polars_schema)
-    if (root / "CURRENT").exists() and rows.height:
-        found = order_predictions(Bundle.load(root), rows)
-        if found.height:
-            predictions = found.with_columns(as_of_ts="at")
-    # Yesterday's predictions (with their inputs) are the reference the drift is measured against.
-    reference = PREVIOUS_PREDICTIONS.read(store, context.partition_key)
-    feedback = daily_feedback(predictions, reference)
+    both = PREDICTIONS_INPUT.read(store, context.partition_key)
+    feedback = daily_feedback(
+        both.filter(pl.col("trade_date") == day), both.filter(pl.col("trade_date") < day)
+    )
     if feedback.height:
         feedback = feedback.with_columns(as_of_ts=_session_close(day))
     else:
         feedback = pl.DataFrame(schema=MODEL_FEEDBACK.polars_schema)
-    written = store.write_partition(COST_PREDICTIONS, predictions, day)
-    with pulsar.client() as client:
-        publish_outbound(client, EXECUTION_COST_PREDICTION, predictions.drop("at", strict=False))
-        publish_outbound(client, MODEL_PERFORMANCE_FEEDBACK, feedback)
-    yield MaterializeResult(
-        asset_key=lake_key(COST_PREDICTIONS.table),
-        metadata={**write_metadata(written, predictions.drop("at", strict=False))},
-    )
     written = store.write_partition(MODEL_FEEDBACK, feedback, day)
+    with pulsar.client() as client:
+        publish_outbound(client, MODEL_PERFORMANCE_FEEDBACK, feedback)
     coverage = feedback["coverage"][0] if feedback.height else None
-    yield MaterializeResult(
-        asset_key=lake_key(MODEL_FEEDBACK.table),
+    return MaterializeResult(
         metadata={**write_metadata(written, feedback), "coverage": coverage},
         check_results=[
             AssetCheckResult(
-                asset_key=lake_key(MODEL_FEEDBACK.table),
                 check_name="coverage_in_band",
                 passed=bool(feedback["coverage_in_band"][0]) if feedback.height else True,
                 severity=AssetCheckSeverity.WARN,
@@ -415,4 +427,10 @@ def ml_cost_model_bundle(
     )
 
 
-ml_assets = [ml_datasets, ml_dataset_versions, ml_feedback, ml_cost_model_bundle]
+ml_assets = [
+    ml_datasets,
+    ml_dataset_versions,
+    ml_cost_predictions,
+    ml_model_feedback,
+    ml_cost_model_bundle,
+]

@@ -202,7 +202,7 @@ def test_an_asset_backfill_from_the_ui_builds_the_same_days(tmp_path, monkeypatc
         )
         instance.add_backfill(backfill)
         with dagster_daemon(instance):
-            deadline = time.monotonic() + 400
+            deadline = time.monotonic() + 900
             while time.monotonic() < deadline:
                 status = instance.get_backfill(backfill.backfill_id).status
                 if status not in (BulkActionStatus.REQUESTED,):

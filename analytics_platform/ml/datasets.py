@@ -304,28 +304,26 @@ def assign_splits(
         .group_by("split")
         .agg(block_start=pl.col("at").min())
         .sort("block_start")
-    )
-    with_split = frame.join(blocks, on="trade_date", how="left", maintain_order="left")
-    next_start = pl.lit(None, dtype=f.TS)
-    own_start = pl.lit(None, dtype=f.TS)
-    for row in starts.iter_rows(named=True):  # three blocks
-        later = starts.filter(pl.col("block_start") > row["block_start"])["block_start"].min()
-        if later is not None:
-            next_start = (
-                pl.when(pl.col("split") == row["split"]).then(pl.lit(later)).otherwise(next_start)
-            )
-        own_start = (
-            pl.when(pl.col("split") == row["split"])
-            .then(pl.lit(row["block_start"]))
-            .otherwise(own_start)
+        .with_columns(
+            next_start=pl.col("block_start").shift(-1),
+            first_block=pl.int_range(pl.len()) == 0,
         )
-    first_block = starts["split"][0] if starts.height else None
-    return with_split.with_columns(
-        split=pl.when(pl.col("label_end_ts") >= next_start)
-        .then(pl.lit("purged"))
-        .when((pl.col("split") != first_block) & (pl.col("at") < own_start + embargo))
-        .then(pl.lit("embargoed"))
-        .otherwise(pl.col("split"))
+    )
+    labelled_past_block = (pl.col("label_end_ts") >= pl.col("next_start")).fill_null(False)
+    in_embargo = (
+        ~pl.col("first_block") & (pl.col("at") < pl.col("block_start") + embargo)
+    ).fill_null(False)
+    return (
+        frame.join(blocks, on="trade_date", how="left", maintain_order="left")
+        .join(starts, on="split", how="left", maintain_order="left")
+        .with_columns(
+            split=pl.when(labelled_past_block)
+            .then(pl.lit("purged"))
+            .when(in_embargo)
+            .then(pl.lit("embargoed"))
+            .otherwise(pl.col("split"))
+        )
+        .drop("block_start", "next_start", "first_block")
     )
 
 
