@@ -39,3 +39,5 @@ def test_the_champion_moves_only_for_a_better_model(tmp_path):
     assert len(client.search_model_versions(f"name='{MODEL_NAME}'")) == 3
     run = client.get_run(three.run_id)
     assert run.data.metrics["gate_candidate_mae_bps"] == three.candidate_mae
+    # Artifacts live beside the store, not in whatever directory the process started in.
+    assert any((tmp_path / "mlartifacts").rglob("MLmodel"))

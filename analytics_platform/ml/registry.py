@@ -45,6 +45,14 @@ def _pyfunc_class():
     return type("BundleModel", (_BundleModel, mlflow.pyfunc.PythonModel), {})
 
 
+def artifact_root(tracking_uri: str) -> str | None:
+    """Beside a SQLite store, its artifacts (MLflow's default, ./mlruns, is the current
+    directory); a tracking server keeps its own."""
+    if tracking_uri.startswith("sqlite:///"):
+        return (Path(tracking_uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()
+    return None
+
+
 @dataclass(frozen=True)
 class Registration:
     version: str  # the registered model version
@@ -82,8 +90,10 @@ def register(
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment(EXPERIMENT)
     client = MlflowClient(tracking_uri=tracking_uri)
+    if client.get_experiment_by_name(EXPERIMENT) is None:
+        client.create_experiment(EXPERIMENT, artifact_location=artifact_root(tracking_uri))
+    mlflow.set_experiment(EXPERIMENT)
     candidate_mae = test_mae(bundle, test_orders, test_realised)
     champion_mae = (
         test_mae(champion_bundle, test_orders, test_realised) if champion_bundle else None
