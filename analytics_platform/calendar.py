@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+import polars as pl
 import QuantLib as ql
 
 EXCHANGE_TZ = "America/New_York"
@@ -101,3 +102,26 @@ def session(trade_date: dt.date) -> Session:
     open_local = dt.datetime.combine(trade_date, SESSION_OPEN, tzinfo=tz)
     close_local = dt.datetime.combine(trade_date, SESSION_CLOSE, tzinfo=tz)
     return Session(trade_date, open_local.astimezone(dt.UTC), close_local.astimezone(dt.UTC))
+
+
+def session_bounds(trade_dates: pl.Series) -> pl.DataFrame:
+    """trade_date, open_ts, close_ts (ns UTC) of the regular session of each distinct day."""
+    days = trade_dates.unique().sort().to_list()
+    sessions = [session(d) for d in days]
+    return pl.DataFrame(
+        {
+            "trade_date": days,
+            "open_ts": [s.open_utc for s in sessions],
+            "close_ts": [s.close_utc for s in sessions],
+        },
+        schema={
+            "trade_date": pl.Date,
+            "open_ts": pl.Datetime("ns", "UTC"),
+            "close_ts": pl.Datetime("ns", "UTC"),
+        },
+    )
+
+
+def session_close_ts(day: dt.date) -> pl.Expr:
+    """The close of `day`'s regular session as a ns-UTC literal (an event's as-of time)."""
+    return pl.lit(session(day).close_utc).cast(pl.Datetime("ns", "UTC"))

@@ -7,7 +7,6 @@ from dagster import (
     AssetExecutionContext,
     MaterializeResult,
     MetadataValue,
-    asset,
 )
 
 from analytics_platform.attribution.brinson import LINKING_METHODS
@@ -35,7 +34,7 @@ from analytics_platform.attribution.strategy import (
     strategy_skill,
     strategy_summary,
 )
-from analytics_platform.calendar import session
+from analytics_platform.calendar import session_close_ts
 from analytics_platform.events.contracts import (
     BENCHMARK_WEIGHTS,
     MARKET_IMPACT_ASSESSMENT,
@@ -55,16 +54,14 @@ from analytics_platform.marketdata.schemas import MARKET_TRADES, QUOTES
 from analytics_platform.quality.checks import CheckOutcome, unique_key_check
 from analytics_platform.reporting import markdown_table
 from analytics_platform.tca.schemas import ORDER_TCA
-from assets.inputs import LakeInput
+from assets.inputs import LakeInput, lake_table_asset
 from assets.metadata import (
-    OWNERS,
     check_result,
     code_version,
-    definition_metadata,
     lake_key,
     write_metadata,
 )
-from assets.partitions import end_of_day_freshness, partition_date, trading_day_partitions
+from assets.partitions import partition_date, trading_day_partitions
 from resources.lake import AttributionConfig, LakeResource, TcaConfig
 from resources.pulsar import PulsarResource
 
@@ -80,23 +77,20 @@ def _window(contract) -> LakeInput:
 
 
 def attribution_asset(contract, inputs: list[LakeInput], *, checks=(), kinds=KINDS, publishes=None):
+    """`lake_table_asset` in the attribution group; `checks` as (name, description) pairs, and
+    the topic named when the asset publishes events."""
     key = lake_key(contract.table)
-    description = contract.description + (f" Topic: {publishes.topic}." if publishes else "")
-    return asset(
-        key=key,
-        deps=[i.dep for i in inputs],
-        partitions_def=trading_day_partitions,
-        group_name=GROUP,
-        owners=OWNERS,
+    return lake_table_asset(
+        contract,
+        list(inputs),
+        group=GROUP,
+        code_version=ATTRIBUTION_CODE_VERSION,
         kinds={*kinds, "pulsar"} if publishes else kinds,
-        description=description,
-        metadata=definition_metadata(contract),
+        description=contract.description + (f" Topic: {publishes.topic}." if publishes else ""),
         check_specs=[
             AssetCheckSpec(name, asset=key, description=text, partitions_def=trading_day_partitions)
             for name, text in checks
         ],
-        code_version=ATTRIBUTION_CODE_VERSION,
-        freshness_policy=end_of_day_freshness,
     )
 
 
@@ -112,10 +106,6 @@ def _identity_check(spec: tuple[str, str], frame: pl.DataFrame, gap: pl.Expr):
 def _typed(contract, frame: pl.DataFrame) -> pl.DataFrame:
     """`frame`, or for a day without inputs (no rows, no columns) an empty frame of the table."""
     return frame if frame.columns else pl.DataFrame(schema=contract.polars_schema)
-
-
-def _close_ts(day) -> pl.Expr:
-    return pl.lit(session(day).close_utc).cast(pl.Datetime("ns", "UTC"))
 
 
 DECISION_INPUTS = [
@@ -286,7 +276,7 @@ def attribution_brinson_daily(
     )
     daily = brinson_daily(segments, interaction=attribution.brinson_interaction)
     written = store.write_partition(BRINSON_DAILY, daily, day)
-    summary = portfolio_attribution_events(daily).with_columns(as_of_ts=_close_ts(day))
+    summary = portfolio_attribution_events(daily).with_columns(as_of_ts=session_close_ts(day))
     with pulsar.client() as client:
         publish_outbound(client, PERFORMANCE_ATTRIBUTION, summary)
     return MaterializeResult(
@@ -381,7 +371,7 @@ def attribution_risk_metrics(
     written = store.write_partition(RISK_METRICS, metrics, day)
     report = metrics.with_columns(
         report_id=natural_id(pl.col("entity_type"), pl.col("entity_id"), day.isoformat()),
-        as_of_ts=_close_ts(day),
+        as_of_ts=session_close_ts(day),
     )
     with pulsar.client() as client:
         publish_outbound(client, PERFORMANCE_REPORT, report)

@@ -7,12 +7,12 @@ import datetime as dt
 from dataclasses import dataclass
 
 import polars as pl
-from dagster import AssetDep, TimeWindowPartitionMapping
+from dagster import AssetCheckSpec, AssetDep, TimeWindowPartitionMapping, asset
 
 from analytics_platform.contracts import TableContract
 from analytics_platform.lake import Lake
-from assets.metadata import lake_key
-from assets.partitions import partition_date, trading_day_partitions
+from assets.metadata import OWNERS, definition_metadata, lake_key
+from assets.partitions import end_of_day_freshness, partition_date, trading_day_partitions
 
 
 @dataclass(frozen=True)
@@ -48,3 +48,31 @@ class LakeInput:
 
     def read(self, lake: Lake, partition_key: str) -> pl.DataFrame:
         return lake.scan(self.contract, self.days(partition_key)).collect()
+
+
+def lake_table_asset(
+    contract: TableContract,
+    deps: list[str | LakeInput],
+    *,
+    group: str,
+    code_version: str,
+    kinds: set[str],
+    description: str | None = None,
+    check_specs: list[AssetCheckSpec] | tuple = (),
+):
+    """The decorator a lake-table asset of the end-of-day graph is made with: keyed by its table,
+    partitioned by trading day, owned, documented from its contract, fresh by the end of day.
+    `deps`: input tables on the same day, or `LakeInput`s (windows of days)."""
+    return asset(
+        key=lake_key(contract.table),
+        deps=[d.dep if isinstance(d, LakeInput) else lake_key(d) for d in deps],
+        partitions_def=trading_day_partitions,
+        group_name=group,
+        owners=OWNERS,
+        kinds=kinds,
+        description=description or contract.description,
+        metadata=definition_metadata(contract),
+        check_specs=list(check_specs),
+        code_version=code_version,
+        freshness_policy=end_of_day_freshness,
+    )

@@ -17,7 +17,7 @@ from dagster import (
 )
 
 from analytics_platform.attribution.schemas import DECISION_OUTCOMES, SECURITY_RETURNS
-from analytics_platform.calendar import session
+from analytics_platform.calendar import session_close_ts
 from analytics_platform.events.contracts import (
     MARKET_IMPACT_ASSESSMENT,
     NEWS_SENTIMENT_ANALYZED,
@@ -340,7 +340,7 @@ def ml_model_feedback(
         both.filter(pl.col("trade_date") == day), both.filter(pl.col("trade_date") < day)
     )
     if feedback.height:
-        feedback = feedback.with_columns(as_of_ts=_session_close(day))
+        feedback = feedback.with_columns(as_of_ts=session_close_ts(day))
     else:
         feedback = pl.DataFrame(schema=MODEL_FEEDBACK.polars_schema)
     written = store.write_partition(MODEL_FEEDBACK, feedback, day)
@@ -358,10 +358,6 @@ def ml_model_feedback(
             )
         ],
     )
-
-
-def _session_close(day: dt.date) -> pl.Expr:
-    return pl.lit(session(day).close_utc).cast(pl.Datetime("ns", "UTC"))
 
 
 MODEL_INPUTS = [
@@ -419,7 +415,8 @@ def ml_cost_model_bundle(
             "champion": registered.champion,
             "gate": f"candidate MAE {registered.candidate_mae} vs champion"
             f" {registered.champion_mae} on the candidate's test days",
-            "serving": str(root / (Bundle.load(root).version)),
+            # The champion serves: the candidate if it won, else the bundle current before.
+            "serving": str(root / (bundle.version if registered.champion else champion.version)),
             "symbols": len(bundle.symbols),
             **scores,
             "coefficients": MetadataValue.json(bundle.metadata["coefficients"]),

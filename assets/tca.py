@@ -8,7 +8,6 @@ from dagster import (
     AssetsDefinition,
     MaterializeResult,
     MetadataValue,
-    asset,
 )
 
 from analytics_platform.events.contracts import (
@@ -54,16 +53,14 @@ from analytics_platform.tca.score import (
     order_scores,
     with_trend,
 )
-from assets.inputs import LakeInput
+from assets.inputs import LakeInput, lake_table_asset
 from assets.metadata import (
-    OWNERS,
     check_result,
     code_version,
-    definition_metadata,
     lake_key,
     write_metadata,
 )
-from assets.partitions import end_of_day_freshness, partition_date, trading_day_partitions
+from assets.partitions import partition_date, trading_day_partitions
 from resources.lake import LakeResource, QualityConfig, TcaConfig
 from resources.pulsar import PulsarResource
 
@@ -75,20 +72,15 @@ TCA_CODE_VERSION = code_version("analytics_platform.tca", "analytics_platform.ti
 def tca_table_asset(
     contract, deps: list[str | LakeInput], *, kinds=KINDS, description=None, check_specs=()
 ):
-    """The decorator every TCA asset shares: keyed by its table, partitioned, owned, documented.
-    `deps`: input tables on the same day, or `LakeInput`s (windows of days)."""
-    return asset(
-        key=lake_key(contract.table),
-        deps=[d.dep if isinstance(d, LakeInput) else lake_key(d) for d in deps],
-        partitions_def=trading_day_partitions,
-        group_name=GROUP,
-        owners=OWNERS,
-        kinds=kinds,
-        description=description or contract.description,
-        metadata=definition_metadata(contract),
-        check_specs=list(check_specs),
+    """The decorator every TCA asset shares (`lake_table_asset` in the TCA group)."""
+    return lake_table_asset(
+        contract,
+        deps,
+        group=GROUP,
         code_version=TCA_CODE_VERSION,
-        freshness_policy=end_of_day_freshness,
+        kinds=kinds,
+        description=description,
+        check_specs=check_specs,
     )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from analytics_platform.calendar import session
+from analytics_platform.calendar import session_bounds
 from analytics_platform.quality.checks import CheckOutcome
 from analytics_platform.reporting import markdown_table
 from analytics_platform.timeseries import Frame, QuoteBook, quote_book, quotes_at, side_sign
@@ -53,15 +53,6 @@ _ORDER_COLUMNS = (
 )
 
 
-def session_closes(trade_dates: pl.Series) -> pl.DataFrame:
-    """trade_date → close_ts of its regular session (DST-aware, from the NYSE calendar)."""
-    days = trade_dates.unique().sort().to_list()
-    return pl.DataFrame(
-        {"trade_date": days, "close_ts": [session(d).close_utc for d in days]},
-        schema={"trade_date": pl.Date, "close_ts": TS},
-    )
-
-
 def decision_outcomes(
     decisions: Frame,
     order_tca: Frame,
@@ -74,7 +65,7 @@ def decision_outcomes(
     realised vs expected alpha, and the pre-trade expected cost of its order."""
     book = quote_book(quotes)
     base = decisions.lazy().select(_DECISION_COLUMNS).collect().sort("ts", "decision_id")
-    closes = session_closes(base["trade_date"])
+    closes = session_bounds(base["trade_date"]).select("trade_date", "close_ts")
     base = (
         base.join(closes, on="trade_date", how="left", maintain_order="left")
         .with_columns(

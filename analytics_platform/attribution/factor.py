@@ -51,6 +51,12 @@ def security_characteristics(returns: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _weighted_return() -> pl.Expr:
+    """Σ w·r / Σ w over the constituents with a return: the benchmark's (or a sector's) return."""
+    r, w = pl.col("security_return"), pl.col("benchmark_weight")
+    return (w * r).sum() / w.filter(r.is_not_null()).sum()
+
+
 def _spread(column: str, top: float, bottom: float) -> pl.Expr:
     """Equal-weighted return of the day's constituents above the `top` quantile of `column`
     minus those below the `bottom` quantile."""
@@ -65,8 +71,7 @@ def factor_returns(returns: pl.DataFrame) -> pl.DataFrame:
     return (
         chars.group_by("trade_date")
         .agg(
-            MARKET=(pl.col("benchmark_weight") * pl.col("security_return")).sum()
-            / pl.col("benchmark_weight").sum(),
+            MARKET=_weighted_return(),
             # Small minus big: the lower half by weight minus the upper half.
             SIZE=-_spread("benchmark_weight", 0.5, 0.5),
             MOMENTUM=_spread("trailing_return", 2 / 3, 1 / 3),
@@ -136,14 +141,8 @@ def cost_exposures(outcomes: pl.DataFrame, returns: pl.DataFrame) -> pl.DataFram
     a side): MARKET = s·market return of the day, SECTOR = s·(sector − market), MOMENTUM = s·its
     symbol's trailing return, SIZE = log notional, VOLATILITY = its symbol's trailing volatility."""
     chars = security_characteristics(returns)
-    market = chars.group_by("trade_date").agg(
-        _market=(pl.col("benchmark_weight") * pl.col("security_return")).sum()
-        / pl.col("benchmark_weight").sum()
-    )
-    sectors = chars.group_by("trade_date", "sector").agg(
-        _sector=(pl.col("benchmark_weight") * pl.col("security_return")).sum()
-        / pl.col("benchmark_weight").sum()
-    )
+    market = chars.group_by("trade_date").agg(_market=_weighted_return())
+    sectors = chars.group_by("trade_date", "sector").agg(_sector=_weighted_return())
     s = side_sign()
     return (
         outcomes.filter(pl.col("is_total_bps").is_not_null())

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from analytics_platform.attribution.brinson import brinson, link
-from analytics_platform.attribution.decisions import session_closes
+from analytics_platform.calendar import session_bounds
 from analytics_platform.timeseries import Frame, QuoteBook, quote_book, quotes_at
 
 CASH = "CASH"
@@ -36,7 +36,7 @@ def security_returns(
         .agg(volume=pl.col("size").sum())
         .collect()
     )
-    closes = session_closes(weights["trade_date"])
+    closes = session_bounds(weights["trade_date"]).select("trade_date", "close_ts")
     base = weights.join(closes, on="trade_date", how="left").sort("trade_date", "symbol")
     close = quotes_at(
         base, {"close": pl.col("close_ts")}, quote_book(quotes), _ANY_QUOTE_IN_SESSION

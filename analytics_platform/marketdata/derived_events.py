@@ -8,8 +8,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from analytics_platform.calendar import next_trading_day, session
-from analytics_platform.contracts import TS
+from analytics_platform.calendar import next_trading_day, session_close_ts
 
 _SIDE = pl.when(pl.col("side") == "BUY").then(1.0).otherwise(-1.0)
 
@@ -30,7 +29,7 @@ def derived_events(
     """`pretrade_inputs`: symbol, spread_bps, est_vol, est_adv (the firm's own estimates);
     `opening_nav`: portfolio_id, nav at the previous close (what risk sizing knows)."""
     td = pl.lit(trade_date, dtype=pl.Date)
-    close = pl.lit(session(trade_date).close_utc).cast(TS)
+    close = session_close_ts(trade_date)
 
     settlements = executions.select(
         settlement_id="STL-" + pl.col("exec_id"),

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from analytics_platform.attribution.decisions import session_closes
-from analytics_platform.calendar import session
+from analytics_platform.calendar import session_bounds
 from analytics_platform.ml import features as f
 from analytics_platform.ml.labels import outcome_label, outcome_vs_expectation_bps
 from analytics_platform.timeseries import Frame, quote_book
@@ -46,7 +45,8 @@ def point_in_time_features(rows: pl.DataFrame, sources: Sources) -> pl.DataFrame
     """`rows` (row_id, symbol, trade_date, portfolio_id, at) with every feature group."""
     book = quote_book(sources.quotes)
     history = sources.security_history.join(
-        session_closes(sources.security_history["trade_date"]), on="trade_date"
+        session_bounds(sources.security_history["trade_date"]).select("trade_date", "close_ts"),
+        on="trade_date",
     )
     position = f.position_features(rows, sources.positions)
     return (
@@ -66,18 +66,13 @@ def point_in_time_features(rows: pl.DataFrame, sources: Sources) -> pl.DataFrame
             how="horizontal",
         )
         .join(
-            _session_opens(rows["trade_date"]), on="trade_date", how="left", maintain_order="left"
+            session_bounds(rows["trade_date"]).select("trade_date", "open_ts"),
+            on="trade_date",
+            how="left",
+            maintain_order="left",
         )
-        .with_columns(minutes_since_open=(pl.col("at") - pl.col("_open")).dt.total_seconds() / 60)
-        .drop("_open")
-    )
-
-
-def _session_opens(trade_dates: pl.Series) -> pl.DataFrame:
-    days = trade_dates.unique().sort().to_list()
-    return pl.DataFrame(
-        {"trade_date": days, "_open": [session(d).open_utc for d in days]},
-        schema={"trade_date": pl.Date, "_open": f.TS},
+        .with_columns(minutes_since_open=(pl.col("at") - pl.col("open_ts")).dt.total_seconds() / 60)
+        .drop("open_ts")
     )
 
 
