@@ -448,6 +448,44 @@ def serve_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def worker(args: argparse.Namespace) -> int:
+    """A celery worker of the celery executor (ANALYTICS_EXECUTOR=celery): it executes the steps
+    runs submit to the settings' queue on the settings' broker, against the same instance."""
+    import yaml  # noqa: PLC0415
+    from dagster_celery.cli import get_config_dir  # noqa: PLC0415
+
+    settings = load_settings()
+    prepare_dagster_home(settings)
+    # dagster-celery turns the executor's config into the worker's celery config module.
+    executor_config = settings.dagster_home / "celery" / "executor.yaml"
+    executor_config.parent.mkdir(parents=True, exist_ok=True)
+    executor_config.write_text(
+        yaml.safe_dump(
+            {
+                "execution": {
+                    "config": {
+                        "broker": settings.celery_broker_url,
+                        "backend": "rpc://",
+                        "config_source": {"task_default_queue": settings.celery_queue},
+                    }
+                }
+            }
+        )
+    )
+    config_dir = get_config_dir(str(executor_config))
+    paths = [config_dir, str(PROJECT), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+    command = [
+        sys.executable, "-m", "celery", "-A", "dagster_celery.app", "worker",
+        "--prefetch-multiplier=1", "--queues", settings.celery_queue,
+        "--concurrency", str(args.concurrency), "--hostname", f"{args.name}@%h",
+        "--loglevel", args.loglevel,
+    ]  # fmt: skip
+    print(f"celery worker {args.name} on queue {settings.celery_queue!r}", flush=True)
+    os.execve(sys.executable, command, env)
+    return 0  # not reached: the worker replaces this process
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="analytics-platform", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -488,6 +526,11 @@ def main(argv: list[str] | None = None) -> int:
         help="a bundle directory or a models root (default: the platform's)",
     )
     serve_cmd.set_defaults(func=serve_command)
+    worker_cmd = sub.add_parser("worker", help="a celery worker for ANALYTICS_EXECUTOR=celery")
+    worker_cmd.add_argument("--name", default=f"analytics-{os.getpid()}")
+    worker_cmd.add_argument("--concurrency", type=int, default=1, help="steps at once")
+    worker_cmd.add_argument("--loglevel", default="INFO")
+    worker_cmd.set_defaults(func=worker)
     ui_cmd = sub.add_parser("ui", help="Dagster UI and daemon (and the embedded broker)")
     ui_cmd.add_argument("--host", default="127.0.0.1")
     ui_cmd.add_argument("--port", type=int, default=3000)

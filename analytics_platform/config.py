@@ -27,6 +27,9 @@ from analytics_platform.tca.orders import DEFAULT_IMPACT_HORIZON
 _SIM = SimulationConfig()  # the simulated world's defaults are declared once, there
 
 
+EXECUTORS = ("in_process", "multiprocess", "celery")
+
+
 class ConfigError(ValueError):
     """A configuration value is invalid; the message names the variable."""
 
@@ -179,7 +182,21 @@ class PlatformSettings(BaseModel):
     executor: str = Field(
         "in_process",
         alias="ANALYTICS_EXECUTOR",
-        description="step executor: in_process, or multiprocess (a process per step)",
+        description=(
+            "step executor: in_process, multiprocess (a process per step) or celery"
+            " (steps on `analytics-platform worker` processes)"
+        ),
+    )
+    celery_broker_url: str = Field(
+        "pyamqp://guest:guest@127.0.0.1:5672//",
+        alias="ANALYTICS_CELERY_BROKER",
+        description="message broker of the celery executor and its workers (RabbitMQ)",
+    )
+    celery_queue: str = Field(
+        "dagster",
+        min_length=1,
+        alias="ANALYTICS_CELERY_QUEUE",
+        description="queue the celery executor submits steps to and its workers consume",
     )
     max_concurrent_runs: int = Field(
         2,
@@ -227,8 +244,8 @@ class PlatformSettings(BaseModel):
     @field_validator("executor")
     @classmethod
     def _executor(cls, value: str) -> str:
-        if value not in ("in_process", "multiprocess"):
-            raise ValueError("must be in_process or multiprocess")
+        if value not in EXECUTORS:
+            raise ValueError(f"must be one of {', '.join(EXECUTORS)}")
         return value
 
     @field_validator("pulsar_service_url")

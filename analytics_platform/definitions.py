@@ -1,8 +1,8 @@
 """The one place that assembles the Dagster code location."""
 
-from dagster import Definitions, in_process_executor, multiprocess_executor
+from dagster import Definitions, ExecutorDefinition, in_process_executor, multiprocess_executor
 
-from analytics_platform.config import load_settings
+from analytics_platform.config import PlatformSettings, load_settings
 from assets.attribution import attribution_assets
 from assets.ml import ml_assets
 from assets.raw_events import raw_event_assets, raw_quarantine, topic_specs
@@ -13,6 +13,23 @@ from jobs.end_of_day import end_of_day_job, end_of_day_schedule
 from jobs.ingest import ingest_jobs
 from resources import build_resources
 from sensors.pulsar import pulsar_sensors
+
+
+def step_executor(settings: PlatformSettings) -> ExecutorDefinition:
+    """Where a run's steps execute: in the run's process (embedded default, small event runs),
+    a process per step, or celery workers (`analytics-platform worker`) on RabbitMQ."""
+    if settings.executor == "celery":
+        from dagster_celery import celery_executor  # noqa: PLC0415 - only this profile needs celery
+
+        return celery_executor.configured(
+            {
+                "broker": settings.celery_broker_url,
+                "backend": "rpc://",
+                "config_source": {"task_default_queue": settings.celery_queue},
+            }
+        )
+    return in_process_executor if settings.executor == "in_process" else multiprocess_executor
+
 
 settings = load_settings()
 
@@ -34,5 +51,5 @@ defs = Definitions(
     schedules=[end_of_day_schedule],
     sensors=pulsar_sensors(settings.sensor_interval_s),
     resources=build_resources(settings),
-    executor=in_process_executor if settings.executor == "in_process" else multiprocess_executor,
+    executor=step_executor(settings),
 )

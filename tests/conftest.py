@@ -1,8 +1,11 @@
 """Shared fixtures: a small simulated day, an isolated platform home, a real pulsar-lite broker."""
 
 import datetime as dt
+import os
+import uuid
 from pathlib import Path
 
+import psycopg2
 import pytest
 
 from analytics_platform.events.broker import EmbeddedPulsar
@@ -47,3 +50,30 @@ def pulsar_broker(tmp_path_factory: pytest.TempPathFactory):
     """A real pulsar-lite broker on its own loopback port, own data dir, metrics disabled."""
     with EmbeddedPulsar(tmp_path_factory.mktemp("pulsar")) as broker:
         yield broker
+
+
+PG = {
+    "host": os.environ.get("DAGSTER_PG_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("DAGSTER_PG_PORT", "5432")),
+    "user": os.environ.get("DAGSTER_PG_USER", "postgres"),
+    "password": os.environ.get("DAGSTER_PG_PASSWORD", ""),
+}
+
+
+@pytest.fixture
+def postgres_database():
+    """A throwaway database on the machine's PostgreSQL server, dropped afterwards."""
+    try:
+        admin = psycopg2.connect(dbname="postgres", connect_timeout=3, **PG)
+    except psycopg2.OperationalError as exc:
+        pytest.skip(f"PostgreSQL is not reachable at {PG['host']}:{PG['port']}: {exc}")
+    admin.autocommit = True
+    name = f"dagster_{uuid.uuid4().hex[:12]}"
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

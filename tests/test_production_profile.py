@@ -2,9 +2,7 @@
 it loads into PostgreSQL storage and the queued run coordinator with the documented limits,
 and a partitioned materialisation is recorded there (runs, events, asset partitions)."""
 
-import os
 import shutil
-import uuid
 from pathlib import Path
 
 import psycopg2
@@ -16,34 +14,9 @@ from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
 from analytics_platform.landing import LandingZone
 from assets.raw_market_data import raw_market_data_assets
 from resources import LakeResource, LandingZoneResource
-from tests.conftest import TRADE_DATE, tuning
+from tests.conftest import PG, TRADE_DATE, tuning
 
 PRODUCTION_YAML = Path(__file__).parents[1] / "deploy" / "production" / "dagster.yaml"
-PG = {
-    "host": os.environ.get("DAGSTER_PG_HOST", "127.0.0.1"),
-    "port": int(os.environ.get("DAGSTER_PG_PORT", "5432")),
-    "user": os.environ.get("DAGSTER_PG_USER", "postgres"),
-    "password": os.environ.get("DAGSTER_PG_PASSWORD", ""),
-}
-
-
-@pytest.fixture
-def postgres_database():
-    """A throwaway database on the machine's PostgreSQL server, dropped afterwards."""
-    try:
-        admin = psycopg2.connect(dbname="postgres", connect_timeout=3, **PG)
-    except psycopg2.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not reachable at {PG['host']}:{PG['port']}: {exc}")
-    admin.autocommit = True
-    name = f"dagster_{uuid.uuid4().hex[:12]}"
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 @pytest.fixture
