@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import polars as pl
 
 Z95 = 1.959963984540054
+# Trading days the window tables (effects, pre-trade calibration) cover, ending on their day.
+TCA_WINDOW_DAYS = 20
 
 
 def weighted_mean_and_se(x: pl.Expr, w: pl.Expr) -> tuple[pl.Expr, pl.Expr]:

@@ -47,7 +47,6 @@ from analytics_platform.calendar import session_bounds
 from analytics_platform.regression import cr1_covariance, holm, ols
 from analytics_platform.timeseries import side_sign
 
-EFFECTS_WINDOW_DAYS = 20
 ENTITIES = ("venue", "algo", "broker")
 DARK_VENUES = ("DARK",)
 SIGNIFICANCE = 0.05

@@ -139,3 +139,10 @@ def outliers(
         trade_date="trade_date",
     )
     return pl.concat([outside, surprise]).sort("kind", "id")
+
+
+def outside_nbbo_share(fills_tca: pl.DataFrame, found: pl.DataFrame) -> float | None:
+    """Share of the fills with a quote that `outliers` found outside the NBBO (None: no quote)."""
+    quoted = fills_tca["bid_at_fill"].is_not_null().sum()
+    outside = found.filter(pl.col("kind") == "fill_outside_nbbo").height
+    return outside / quoted if quoted else None
