@@ -371,11 +371,16 @@ def _coverage_check(table: pl.DataFrame, seen: pl.Series, entity: str) -> CheckO
         for entity in ENTITIES
     ],
     check_specs=[
-        _check_spec(key, name, text)
+        spec
         for key in EFFECT_KEYS.values()
-        for name, text in (
-            ("covers_entities", "Every entity of the window's fills has an effect (warns)"),
-            ("interval_bounds", "ci_low ≤ effect ≤ ci_high on every row"),
+        for spec in (
+            _check_spec(
+                key,
+                "covers_entities",
+                "Every entity of the window's fills has an effect (warns)",
+                blocking=False,
+            ),
+            _check_spec(key, "interval_bounds", "ci_low ≤ effect ≤ ci_high on every row"),
         )
     ],
     partitions_def=trading_day_partitions,
@@ -405,7 +410,11 @@ def tca_effects(context: AssetExecutionContext, lake: LakeResource):
                 "ranking": MetadataValue.md(markdown_table(ranking)),
             },
             check_results=[
-                check_result(_coverage_check(table, seen[entity], entity), asset_key=key),
+                check_result(
+                    _coverage_check(table, seen[entity], entity),
+                    AssetCheckSeverity.WARN,
+                    asset_key=key,
+                ),
                 check_result(
                     _interval_check(table, "effect_bps", "ci_low", "ci_high"), asset_key=key
                 ),
