@@ -118,7 +118,13 @@ class PlatformSettings(BaseModel):
         DEFAULT_OUTLIER_K_SIGMA,
         gt=0,
         alias="ANALYTICS_TCA_OUTLIER_K_SIGMA",
-        description="cost outlier threshold (σ of cost − expectation)",
+        description="cost outlier threshold on z = (realised − expected) / timing risk",
+    )
+    tca_nbbo_tolerance_bps: float | None = Field(
+        None,
+        ge=0,
+        alias="ANALYTICS_TCA_NBBO_TOLERANCE_BPS",
+        description="fills outside the NBBO by more than this (bps of the mid); unset: one tick",
     )
     tca_max_quote_age: str = Field(
         DEFAULT_MAX_QUOTE_AGE,

@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import polars as pl
-from dagster import AssetCheckSpec, AssetDep, TimeWindowPartitionMapping, asset
+from dagster import AssetCheckSpec, AssetDep, AssetSpec, TimeWindowPartitionMapping, asset
 
 from analytics_platform.contracts import TableContract
 from analytics_platform.lake import Lake
@@ -50,6 +50,31 @@ class LakeInput:
         return lake.scan(self.contract, self.days(partition_key)).collect()
 
 
+def _table_fields(
+    contract: TableContract,
+    deps: list[str | LakeInput],
+    *,
+    group: str,
+    code_version: str,
+    kinds: set[str],
+    description: str | None,
+) -> dict:
+    """What every lake-table asset declares: keyed by its table, partitioned by trading day,
+    owned, documented from its contract, fresh by the end of day."""
+    return dict(
+        key=lake_key(contract.table),
+        deps=[d.dep if isinstance(d, LakeInput) else lake_key(d) for d in deps],
+        partitions_def=trading_day_partitions,
+        group_name=group,
+        owners=OWNERS,
+        kinds=kinds,
+        description=description or contract.description,
+        metadata=definition_metadata(contract),
+        code_version=code_version,
+        freshness_policy=end_of_day_freshness,
+    )
+
+
 def lake_table_asset(
     contract: TableContract,
     deps: list[str | LakeInput],
@@ -60,19 +85,35 @@ def lake_table_asset(
     description: str | None = None,
     check_specs: list[AssetCheckSpec] | tuple = (),
 ):
-    """The decorator a lake-table asset of the end-of-day graph is made with: keyed by its table,
-    partitioned by trading day, owned, documented from its contract, fresh by the end of day.
+    """The decorator a lake-table asset of the end-of-day graph is made with (`_table_fields`).
     `deps`: input tables on the same day, or `LakeInput`s (windows of days)."""
-    return asset(
-        key=lake_key(contract.table),
-        deps=[d.dep if isinstance(d, LakeInput) else lake_key(d) for d in deps],
-        partitions_def=trading_day_partitions,
-        group_name=group,
-        owners=OWNERS,
-        kinds=kinds,
-        description=description or contract.description,
-        metadata=definition_metadata(contract),
-        check_specs=list(check_specs),
+    fields = _table_fields(
+        contract,
+        deps,
+        group=group,
         code_version=code_version,
-        freshness_policy=end_of_day_freshness,
+        kinds=kinds,
+        description=description,
     )
+    return asset(**fields, check_specs=list(check_specs))
+
+
+def lake_table_spec(
+    contract: TableContract,
+    deps: list[str | LakeInput],
+    *,
+    group: str,
+    code_version: str,
+    kinds: set[str],
+    description: str | None = None,
+) -> AssetSpec:
+    """The same declaration as an `AssetSpec`, for a multi-asset writing several tables."""
+    fields = _table_fields(
+        contract,
+        deps,
+        group=group,
+        code_version=code_version,
+        kinds=kinds,
+        description=description,
+    )
+    return AssetSpec(**fields)

@@ -77,9 +77,12 @@ def check_result(
     outcome: CheckOutcome,
     severity: AssetCheckSeverity = AssetCheckSeverity.ERROR,
     check_name: str | None = None,
+    asset_key: AssetKey | None = None,
 ) -> AssetCheckResult:
-    """A domain `CheckOutcome` as a Dagster asset-check result (named as the outcome by default)."""
+    """A domain `CheckOutcome` as a Dagster asset-check result (named as the outcome by default;
+    `asset_key` names the asset when a multi-asset reports checks of several)."""
     return AssetCheckResult(
+        asset_key=asset_key,
         check_name=check_name or outcome.name,
         passed=outcome.passed,
         severity=severity,

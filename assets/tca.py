@@ -8,19 +8,21 @@ from dagster import (
     AssetsDefinition,
     MaterializeResult,
     MetadataValue,
+    multi_asset,
 )
 
 from analytics_platform.events.contracts import (
     MARKET_IMPACT_ASSESSMENT,
     PARENT_ORDER_SUBMITTED,
+    TECHNICAL_INDICATOR_COMPUTED,
     TRADE_EXECUTED,
 )
 from analytics_platform.events.outbound import TCA_REPORT, publish_outbound
 from analytics_platform.marketdata.schemas import MARKET_TRADES, QUOTES
-from analytics_platform.quality.checks import unique_key_check
+from analytics_platform.quality.checks import CheckOutcome, unique_key_check
 from analytics_platform.reporting import markdown_table
 from analytics_platform.tca import fill_tca, order_tca
-from analytics_platform.tca.aggregates import cost_summary
+from analytics_platform.tca.aggregates import TCA_WINDOW_DAYS, cost_summary
 from analytics_platform.tca.checks import (
     fill_identity_check,
     order_identity_check,
@@ -34,15 +36,24 @@ from analytics_platform.tca.daily import (
     markout_curves,
     with_notional,
 )
-from analytics_platform.tca.execution_quality import outliers, rule_605
+from analytics_platform.tca.effects import ENTITIES, entity_effects
+from analytics_platform.tca.execution_quality import outliers, outside_nbbo_share, rule_605
+from analytics_platform.tca.pretrade import (
+    pretrade_calibration,
+    pretrade_vs_realised,
+    symbol_day_market,
+)
 from analytics_platform.tca.schemas import (
     DAILY_REPORT,
+    EFFECTS,
     ENTITY_SCORES,
     FILL_TCA,
     MARKOUT_CURVES,
     ORDER_SCORES,
     ORDER_TCA,
     OUTLIERS,
+    PRETRADE,
+    PRETRADE_CALIBRATION,
     RULE_605,
     SUMMARY_CONTRACTS,
 )
@@ -53,7 +64,7 @@ from analytics_platform.tca.score import (
     order_scores,
     with_trend,
 )
-from assets.inputs import LakeInput, lake_table_asset
+from assets.inputs import LakeInput, lake_table_asset, lake_table_spec
 from assets.metadata import (
     check_result,
     code_version,
@@ -238,19 +249,194 @@ def tca_rule_605(
 
 
 @tca_table_asset(
+    PRETRADE,
+    [
+        ORDER_TCA.table,
+        MARKET_IMPACT_ASSESSMENT.spec.table,
+        TECHNICAL_INDICATOR_COMPUTED.spec.table,
+        MARKET_TRADES.table,
+    ],
+    check_specs=[_check_spec(lake_key(PRETRADE.table), "unique_key", "One row per order_id")],
+)
+def tca_pretrade(
+    context: AssetExecutionContext, lake: LakeResource, tca: TcaConfig
+) -> MaterializeResult:
+    day = partition_date(context.partition_key)
+    store = lake.lake()
+    market = symbol_day_market(
+        store.scan(TECHNICAL_INDICATOR_COMPUTED.table, [day]).collect(),
+        store.scan(MARKET_TRADES, [day]).select("symbol", "size", "trade_date").collect(),
+    )
+    table = pretrade_vs_realised(
+        store.scan(ORDER_TCA, [day]).collect(),
+        store.scan(MARKET_IMPACT_ASSESSMENT.table, [day]).collect(),
+        market,
+        cuts=tca.notional_buckets,
+    )
+    written = store.write_partition(PRETRADE, table, day)
+    return MaterializeResult(
+        metadata={
+            **write_metadata(written, table),
+            "share_abs_z_le_1_96": table.select(
+                (pl.col("scaled_surprise").abs() <= 1.96).mean()
+            ).item(),
+        },
+        check_results=[check_result(unique_key_check(table, ["order_id"]))],
+    )
+
+
+def _window(contract) -> LakeInput:
+    """The trailing `TCA_WINDOW_DAYS` trading days ending on the asset's day."""
+    return LakeInput(contract, days_before=TCA_WINDOW_DAYS - 1, with_day=True)
+
+
+def _interval_check(frame: pl.DataFrame, estimate: str, low: str, high: str) -> CheckOutcome:
+    """Every interval is finite and holds its estimate."""
+    bad = frame.filter(
+        ~(pl.col(low) <= pl.col(estimate)) | ~(pl.col(estimate) <= pl.col(high))
+    ).height
+    return CheckOutcome(
+        "interval_bounds",
+        bad == 0,
+        f"{bad} rows whose 95% interval does not hold the estimate",
+        {"bad_rows": bad},
+    )
+
+
+CALIBRATION_INPUT = _window(PRETRADE)
+
+
+@tca_table_asset(
+    PRETRADE_CALIBRATION,
+    [CALIBRATION_INPUT],
+    check_specs=[
+        _check_spec(
+            lake_key(PRETRADE_CALIBRATION.table),
+            "interval_bounds",
+            "bias_ci_low ≤ bias ≤ bias_ci_high on every row",
+        )
+    ],
+)
+def tca_pretrade_calibration(
+    context: AssetExecutionContext, lake: LakeResource
+) -> MaterializeResult:
+    day = partition_date(context.partition_key)
+    window = CALIBRATION_INPUT.days(context.partition_key)
+    table = pretrade_calibration(
+        CALIBRATION_INPUT.read(lake.lake(), context.partition_key),
+        window_start=window[0],
+        window_end=window[-1],
+        trade_date=day,
+    )
+    written = lake.lake().write_partition(PRETRADE_CALIBRATION, table, day)
+    preview = table.select(
+        "dimension", "group", "n_orders", "mean_expected_bps", "mean_realised_bps", "bias_bps",
+        "bias_ci_low", "bias_ci_high", "mean_z", "share_within_1_96",
+    )  # fmt: skip
+    return MaterializeResult(
+        metadata={
+            **write_metadata(written, table),
+            "calibration": MetadataValue.md(markdown_table(preview, 40)),
+        },
+        check_results=[
+            check_result(_interval_check(table, "bias_bps", "bias_ci_low", "bias_ci_high"))
+        ],
+    )
+
+
+EFFECT_INPUTS = (_window(FILL_TCA), _window(ORDER_TCA), _window(PRETRADE))
+EFFECT_KEYS = {entity: lake_key(EFFECTS[entity].table) for entity in ENTITIES}
+
+
+def _coverage_check(table: pl.DataFrame, seen: pl.Series, entity: str) -> CheckOutcome:
+    """Every entity of the window's fills has a row (the baseline included)."""
+    missing = sorted(set(seen.drop_nulls().unique()) - set(table["entity"]))
+    return CheckOutcome(
+        "covers_entities",
+        not missing,
+        f"{entity}s without an effect: {missing}" if missing else f"every {entity} has a row",
+        {"missing": ", ".join(missing)},
+    )
+
+
+@multi_asset(
+    specs=[
+        lake_table_spec(
+            EFFECTS[entity],
+            list(EFFECT_INPUTS),
+            group=GROUP,
+            code_version=TCA_CODE_VERSION,
+            kinds=KINDS,
+        )
+        for entity in ENTITIES
+    ],
+    check_specs=[
+        spec
+        for key in EFFECT_KEYS.values()
+        for spec in (
+            _check_spec(
+                key,
+                "covers_entities",
+                "Every entity of the window's fills has an effect (warns)",
+                blocking=False,
+            ),
+            _check_spec(key, "interval_bounds", "ci_low ≤ effect ≤ ci_high on every row"),
+        )
+    ],
+    partitions_def=trading_day_partitions,
+    name="tca_effects",
+)
+def tca_effects(context: AssetExecutionContext, lake: LakeResource):
+    """Venue, algo and broker effects: one regression, three tables."""
+    day = partition_date(context.partition_key)
+    store = lake.lake()
+    fills, orders, pretrade = (i.read(store, context.partition_key) for i in EFFECT_INPUTS)
+    window = EFFECT_INPUTS[0].days(context.partition_key)
+    tables = entity_effects(
+        fills, orders, pretrade, window_start=window[0], window_end=window[-1], trade_date=day
+    )
+    seen = {"venue": fills["venue"], "algo": orders["algo"], "broker": orders["broker"]}
+    for entity, key in EFFECT_KEYS.items():
+        table = tables[entity]
+        written = store.write_partition(EFFECTS[entity], table, day)
+        ranking = table.select(
+            "entity", "effect_bps", "ci_low", "ci_high", "n_fills", "p_value_holm", "verdict"
+        )
+        yield MaterializeResult(
+            asset_key=key,
+            metadata={
+                **write_metadata(written, table),
+                "baseline": table["baseline"][0] if table.height else None,
+                "ranking": MetadataValue.md(markdown_table(ranking)),
+            },
+            check_results=[
+                check_result(
+                    _coverage_check(table, seen[entity], entity),
+                    AssetCheckSeverity.WARN,
+                    asset_key=key,
+                ),
+                check_result(
+                    _interval_check(table, "effect_bps", "ci_low", "ci_high"), asset_key=key
+                ),
+            ],
+        )
+
+
+@tca_table_asset(
     OUTLIERS,
-    [FILL_TCA.table, ORDER_TCA.table, MARKET_IMPACT_ASSESSMENT.spec.table],
+    [FILL_TCA.table, PRETRADE.table],
 )
 def tca_outliers(
     context: AssetExecutionContext, lake: LakeResource, tca: TcaConfig
 ) -> MaterializeResult:
     day = partition_date(context.partition_key)
     store = lake.lake()
+    fills = store.scan(FILL_TCA, [day]).collect()
     found = outliers(
-        store.scan(FILL_TCA, [day]).collect(),
-        store.scan(ORDER_TCA, [day]).collect(),
-        store.scan(MARKET_IMPACT_ASSESSMENT.table, [day]).collect(),
+        fills,
+        store.scan(PRETRADE, [day]).collect(),
         k_sigma=tca.outlier_k_sigma,
+        nbbo_tolerance_bps=tca.nbbo_tolerance_bps,
     )
     written = store.write_partition(OUTLIERS, found, day)
     counts = found.group_by("kind").len().sort("kind")
@@ -258,6 +444,7 @@ def tca_outliers(
         metadata={
             **write_metadata(written, found),
             "by_kind": MetadataValue.md(markdown_table(counts)),
+            "fills_outside_nbbo_share": outside_nbbo_share(fills, found),
         }
     )
 
@@ -343,5 +530,8 @@ tca_assets = [
     tca_markout_curves,
     tca_rule_605,
     tca_outliers,
+    tca_pretrade,
+    tca_pretrade_calibration,
+    tca_effects,
     *[_summary_asset(s) for s in SUMMARIES],
 ]

@@ -39,6 +39,7 @@ def build_resources(settings: PlatformSettings) -> dict[str, object]:
             impact_horizon=settings.tca_impact_horizon,
             notional_buckets=list(settings.tca_notional_buckets),
             outlier_k_sigma=settings.tca_outlier_k_sigma,
+            nbbo_tolerance_bps=settings.tca_nbbo_tolerance_bps,
         ),
         "attribution": AttributionConfig(
             brinson_interaction=settings.brinson_interaction,

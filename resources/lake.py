@@ -51,6 +51,7 @@ class TcaConfig(ConfigurableResource):
     impact_horizon: str
     notional_buckets: list[float]
     outlier_k_sigma: float
+    nbbo_tolerance_bps: float | None = None
 
 
 class AttributionConfig(ConfigurableResource):

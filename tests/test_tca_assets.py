@@ -11,7 +11,15 @@ from analytics_platform.events.publisher import publish_all, pulsar_client
 from analytics_platform.lake import Lake
 from analytics_platform.landing import LandingZone
 from analytics_platform.tca import fill_tca
-from analytics_platform.tca.schemas import FILL_TCA, ORDER_TCA, RULE_605, SUMMARY_CONTRACTS
+from analytics_platform.tca.schemas import (
+    EFFECTS,
+    FILL_TCA,
+    ORDER_TCA,
+    PRETRADE,
+    PRETRADE_CALIBRATION,
+    RULE_605,
+    SUMMARY_CONTRACTS,
+)
 from assets.raw_events import raw_event_assets
 from assets.raw_market_data import raw_market_data_assets
 from assets.tca import tca_assets
@@ -65,3 +73,14 @@ def test_tca_graph_for_one_day(tmp_path, small_day):
     assert set(venues["metric"]) == {"effective_spread_bps", "arrival_cost_bps", "markout_bps_60s"}
     assert (venues["ci95_low_bps"] <= venues["weighted_bps"]).all()
     assert pl.Series(venues["venue"]).n_unique() == small_day.executions["venue"].n_unique()
+    pretrade = lake.scan(PRETRADE, [TRADE_DATE]).collect()
+    assert pretrade.height == small_day.orders.height
+    calibration = lake.scan(PRETRADE_CALIBRATION, [TRADE_DATE]).collect()
+    assert set(calibration["dimension"]) == {"algo", "broker", "urgency", "size_bucket"}
+    assert set(calibration["window_end"]) == {TRADE_DATE}
+    venue_effects = lake.scan(EFFECTS["venue"], [TRADE_DATE]).collect()
+    assert set(venue_effects["entity"]) == set(small_day.executions["venue"])
+    assert (venue_effects["verdict"] == "baseline").sum() == 1
+    for entity in ("algo", "broker"):
+        table = lake.scan(EFFECTS[entity], [TRADE_DATE]).collect()
+        assert set(table["entity"]) == set(small_day.orders[entity])

@@ -27,6 +27,7 @@ import numpy as np
 import polars as pl
 
 from analytics_platform.attribution.decisions import IS_COMPONENTS
+from analytics_platform.regression import cr1_covariance, hc1_covariance, ols
 from analytics_platform.tca.aggregates import Z95
 
 WEIGHTED = ("decision_alpha_bps", *IS_COMPONENTS, "is_total_bps", "net_alpha_bps")
@@ -117,27 +118,21 @@ def strategy_skill(outcomes: pl.DataFrame) -> pl.DataFrame:
             *[expected * (strategy == s) for s in strategies],
         ]
     )
-    y = rows["decision_alpha_bps"].to_numpy()
-    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
-    resid = y - x @ coef
-    bread = np.linalg.pinv(x.T @ x)
-    per_decision = x * resid[:, None]
-    variances = np.diag(_sandwich(bread, per_decision, n, k))  # HC1
+    fit = ols(x, rows["decision_alpha_bps"].to_numpy())
+    variances = np.diag(hc1_covariance(fit))
     days = rows["trade_date"].to_numpy()
     g = len(np.unique(days))
     dof = n - k
     if g >= MIN_CLUSTERS:
         symbol_days = rows.select(pl.struct("trade_date", "symbol").rank("dense")).to_series()
         for labels in (days, symbol_days.to_numpy()):
-            variances = np.maximum(
-                variances, np.diag(_clustered(bread, per_decision, labels, n, k))
-            )
+            variances = np.maximum(variances, np.diag(cr1_covariance(fit, labels)))
         dof = g - 1
     se = np.sqrt(variances)[2:]
     from scipy.stats import t as student  # noqa: PLC0415  (scipy is heavy; only here)
 
     z = float(student.ppf(0.975, dof))
-    skill = coef[2:]
+    skill = fit.coef[2:]
     counts = rows.group_by("strategy_id").len().sort("strategy_id")["len"]
     return pl.DataFrame(
         {
@@ -149,18 +144,3 @@ def strategy_skill(outcomes: pl.DataFrame) -> pl.DataFrame:
             "skill_decisions": counts.cast(pl.Int64),
         }
     )
-
-
-def _sandwich(bread: np.ndarray, scores: np.ndarray, n: int, k: int) -> np.ndarray:
-    return n / (n - k) * bread @ (scores.T @ scores) @ bread
-
-
-def _clustered(
-    bread: np.ndarray, scores: np.ndarray, labels: np.ndarray, n: int, k: int
-) -> np.ndarray:
-    """CR1: the scores summed per cluster, with the small-sample correction."""
-    _, index = np.unique(labels, return_inverse=True)
-    g = index.max() + 1
-    sums = np.zeros((g, scores.shape[1]))
-    np.add.at(sums, index, scores)
-    return g / (g - 1) * (n - 1) / (n - k) * bread @ (sums.T @ sums) @ bread

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from analytics_platform.tca.aggregates import cost_summary
+from analytics_platform.tca.execution_quality import outside_nbbo_share
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,9 @@ def daily_report(
             "fill_rate": [headline(orders, "fill_rate")],
             "best_venue": [venues["venue"][0] if venues.height else None],
             "worst_venue": [venues["venue"][-1] if venues.height else None],
-            "outliers": [outliers.height],
+            "outliers": [outliers.filter(pl.col("kind") == "cost_beyond_expectation").height],
+            # Fills outside the NBBO are a data-quality share, not cost outliers.
+            "fills_outside_nbbo_share": [outside_nbbo_share(fills_tca, outliers)],
             "trade_date": [trade_date],
         },
         schema_overrides={
@@ -126,6 +129,7 @@ def daily_report(
                     "effective_spread_bps",
                     "is_total_bps",
                     "fill_rate",
+                    "fills_outside_nbbo_share",
                 ],
                 pl.Float64,
             ),

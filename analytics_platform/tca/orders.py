@@ -113,8 +113,12 @@ def order_tca(
     book = quote_book(quotes)
     # In output order from the start (as in fill_tca).
     lazy = orders.lazy()
-    # decision_id (DESIGN §5) links the order to attribution; minimal order frames may lack it.
-    linked = [c for c in ("decision_id",) if c in lazy.collect_schema().names()]
+    # decision_id (DESIGN §5) links the order to attribution; urgency and limit_px are what the
+    # pre-trade comparison groups by and the effects regression censors on. Minimal order
+    # frames may lack them.
+    linked = [
+        c for c in ("decision_id", "urgency", "limit_px") if c in lazy.collect_schema().names()
+    ]
     base = lazy.select(*ORDER_COLUMNS, *linked).collect().sort("arrival_ts", "order_id")
     executed = (
         fills.lazy()

@@ -10,13 +10,24 @@ import re
 import polars as pl
 
 from analytics_platform.contracts import ColumnSpec, TableContract
-from analytics_platform.events.contracts import PARENT_ORDER_SUBMITTED, TRADE_EXECUTED
+from analytics_platform.events.contracts import (
+    MARKET_IMPACT_ASSESSMENT,
+    PARENT_ORDER_SUBMITTED,
+    TECHNICAL_INDICATOR_COMPUTED,
+    TRADE_EXECUTED,
+)
 from analytics_platform.marketdata.schemas import MARKET_TRADES, QUOTES
 from analytics_platform.tca.aggregates import cost_summary
 from analytics_platform.tca.daily import SUMMARIES, daily_report
+from analytics_platform.tca.effects import EFFECT_COLUMNS
 from analytics_platform.tca.execution_quality import outliers, rule_605
 from analytics_platform.tca.fills import DEFAULT_HORIZONS, fill_tca
 from analytics_platform.tca.orders import order_tca
+from analytics_platform.tca.pretrade import (
+    pretrade_calibration,
+    pretrade_vs_realised,
+    symbol_day_market,
+)
 from analytics_platform.tca.score import order_components
 
 GLOSSARY = {
@@ -91,23 +102,61 @@ GLOSSARY = {
     "avg_price_improvement": "Average improvement per improved share (currency)",
     "avg_improved_time_s": "Average seconds from arrival to an improved fill",
     "avg_time_to_execution_s": "Average seconds from arrival to fill (share-weighted)",
-    "kind": "fill_outside_nbbo or cost_beyond_expectation",
+    "kind": "fill_outside_nbbo (beyond the tolerance) or cost_beyond_expectation (|z| > k)",
     "id": "exec_id or order_id of the finding",
     "value_bps": "The cost found (bps)",
     "expected_bps": "Pre-trade expectation (bps)",
-    "z_score": "(cost − expectation − mean) / std over the day",
+    "z_score": "Scaled surprise (realised − expected) / timing risk",
     "detail": "Human-readable reason",
     "report_id": "The trade date the report covers",
     "as_of_ts": "When the report was produced (end of the trade date)",
     "fills": "Fills in the day",
     "best_venue": "Lowest notional-weighted effective spread",
     "worst_venue": "Highest notional-weighted effective spread",
-    "outliers": "Findings in tca/outliers",
+    "outliers": "Orders in tca/outliers whose cost is beyond expectation (fills outside the NBBO"
+    " are not counted)",
+    "fills_outside_nbbo_share": "Share of fills with a quote that printed outside the NBBO beyond"
+    " the tolerance",
+    "urgency": "LOW, MEDIUM or HIGH",
+    "limit_px": "Limit price (LIMIT orders)",
+    "size_bucket": "Order notional bucket (Q·Pd), cut points from config",
+    "size_bucket_order": "Position of the size bucket, smallest first (sort key)",
+    "expected_cost_bps": "Pre-trade expected cost (MarketImpactAssessmentEvent)",
+    "surprise_bps": "Realised arrival cost − expected cost",
+    "daily_volatility_bps": "The symbol's realised daily volatility σ_D (from 5-minute returns)",
+    "variance_per_s": "The symbol's mid variance per second that day (bps²/s)",
+    "day_volume": "The symbol's tape volume that day (shares)",
+    "duration_s": "end_ts − arrival_ts (seconds)",
+    "timing_risk_bps": "σ·√(T/3): sd of the arrival cost from market moves over the order's life",
+    "scaled_surprise": "z = surprise / timing risk",
+    "dimension": "Group dimension: algo, broker, urgency or size_bucket",
+    "group": "The group's value (a size bucket label for size_bucket)",
+    "group_order": "Sort key of the group within its dimension (size buckets by size)",
+    "n_orders": "Parent orders counted",
+    "n_fills": "Fills counted",
+    "mean_expected_bps": "Notional-weighted expected cost",
+    "mean_realised_bps": "Notional-weighted realised arrival cost",
+    "bias_bps": "Notional-weighted surprise (realised − expected)",
+    "bias_std_error": "Standard error of the bias (Kish effective n)",
+    "bias_ci_low": "Lower 95% bound of the bias",
+    "bias_ci_high": "Upper 95% bound of the bias",
+    "mean_z": "Mean scaled surprise (0 for an unbiased model)",
+    "share_within_1_96": "Share of orders with |z| ≤ 1.96 (0.95 for a calibrated model)",
+    "window_start": "First trading day of the window",
+    "window_end": "Last trading day of the window",
+    "baseline": "The entity every effect is measured against (the most frequent)",
+    "effect_bps": "Cost difference to the baseline (bps, positive = more expensive)",
+    "std_error": "Standard error, clustered by parent order (CR1)",
+    "ci_low": "Lower 95% bound of the effect",
+    "ci_high": "Upper 95% bound of the effect",
+    "p_value": "Two-sided p-value of effect = 0",
+    "p_value_holm": "p-value after Holm's correction across the table's entities",
+    "verdict": "better / worse / not significant (Holm, 5%), or baseline",
     "cost_vs_expectation": "−(arrival cost − pre-trade expected cost), bps",
     "speed": "−time to complete / order duration",
     "adverse_selection": "Notional-weighted 60 s markout of the order's fills (bps)",
     "score": "Execution quality score (weighted z-scores; entities: shrunk mean)",
-    "entity": "venue, algo or broker",
+    "entity": "venue, algo or broker (the name, in the effects tables)",
     "name": "The venue, algo or broker",
     "trend_20d": "Least-squares slope of the daily score over the last 20 trading days",
 }
@@ -193,15 +242,46 @@ RULE_605 = contract_from(
     ["order_type", "bucket"],
     "SEC-Rule-605-style execution quality by order type and notional bucket, per day.",
 )
+PRETRADE = contract_from(
+    "tca/pretrade",
+    pretrade_vs_realised(
+        _empty(ORDER_TCA),
+        _empty(MARKET_IMPACT_ASSESSMENT.table),
+        symbol_day_market(_empty(TECHNICAL_INDICATOR_COMPUTED.table), _empty(MARKET_TRADES)),
+    ).schema,
+    ["order_id"],
+    "Per order: pre-trade expected vs realised arrival cost, surprise, timing risk σ·√(T/3) and"
+    " the scaled surprise z.",
+)
+PRETRADE_CALIBRATION = contract_from(
+    "tca/pretrade_calibration",
+    pretrade_calibration(
+        _empty(PRETRADE),
+        window_start=dt.date(2000, 1, 3),
+        window_end=dt.date(2000, 1, 3),
+        trade_date=dt.date(2000, 1, 3),
+    ).schema,
+    ["dimension", "group"],
+    "Calibration of the pre-trade model over the trailing window, per algo, broker, urgency and"
+    " size bucket: bias with its 95% interval, mean z, share of |z| ≤ 1.96.",
+)
+EFFECTS = {
+    entity: contract_from(
+        f"tca/{entity}_effects",
+        pl.Schema(EFFECT_COLUMNS),
+        ["entity"],
+        f"{entity.capitalize()} effects on the cost of a fill against the most frequent {entity},"
+        " estimated jointly with the other entities' over the trailing window (clustered by"
+        " order, Holm-corrected verdicts).",
+    )
+    for entity in ("venue", "algo", "broker")
+}
 OUTLIERS = contract_from(
     "tca/outliers",
-    outliers(
-        _empty(FILL_TCA),
-        _empty(ORDER_TCA),
-        pl.DataFrame(schema={"order_id": pl.String, "expected_cost_bps": pl.Float64}),
-    ).schema,
+    outliers(_empty(FILL_TCA), _empty(PRETRADE)).schema,
     ["kind", "id"],
-    "Fills outside the NBBO and orders costing beyond k sigma of their pre-trade expectation.",
+    "Orders whose cost is beyond k timing-risk sigmas of the pre-trade expectation, and fills"
+    " outside the NBBO beyond a tolerance (a separate kind).",
 )
 DAILY_REPORT = contract_from(
     "tca/daily_report",
