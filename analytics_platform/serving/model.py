@@ -75,47 +75,57 @@ def network_forward(arrays: dict[str, np.ndarray], x: np.ndarray, inputs: np.nda
 
 
 def predict(bundle: Bundle, orders: list[Order]) -> list[dict]:
-    """Per order: cost_bps, lower_bps, upper_bps, recommended_algo, model_version."""
-    n = len(orders)
+    """Per order: cost_bps, lower_bps, upper_bps (for its algo, else the recommended one),
+    recommended_algo with its own cost and interval, model_version."""
+    n, k = len(orders), len(bundle.algos)
     context = [bundle.symbols[o.symbol] for o in orders]
-    half_spread = np.array([c.spread_bps / 2 for c in context])
-    vol = np.array([c.daily_vol_bps for c in context])
-    adv = np.array([max(c.adv, 1.0) for c in context])
-    quantity = np.array([o.quantity for o in orders], dtype=float)
-    sqrt_vol = vol * np.sqrt(quantity / adv)
-    urgency = np.array([o.urgency for o in orders])
-    limit = np.array([o.order_type == "LIMIT" for o in orders])
-    log_size = np.log(quantity / adv)
-
-    def mean_and_scale(algo: str) -> tuple[np.ndarray, np.ndarray]:
-        x = design(
-            half_spread, sqrt_vol, urgency=urgency, algo=np.full(n, algo), limit=limit,
-            algos=bundle.algos,
-        )  # fmt: skip
-        if bundle.kind == "network":
-            return network_forward(bundle.arrays, x, network_inputs(x, log_size, vol))
-        return x @ bundle.coefficients, vol
-
-    # Every algo for every order: the recommendation is the cheapest.
-    per_algo = [mean_and_scale(a) for a in bundle.algos]
-    by_algo = np.column_stack([m for m, _ in per_algo])
-    scales = np.column_stack([s for _, s in per_algo])
-    best = by_algo.argmin(axis=1)
-    chosen = np.array(
-        [bundle.algos.index(o.algo) if o.algo else best[i] for i, o in enumerate(orders)]
+    # Every order with every algo in one design (rows order-major): the recommendation is the
+    # cheapest, and one pass of numpy serves a single order as well as a batch.
+    half_spread = np.repeat([c.spread_bps / 2 for c in context], k)
+    vol = np.repeat([c.daily_vol_bps for c in context], k)
+    size = np.repeat(
+        [o.quantity / max(c.adv, 1.0) for o, c in zip(orders, context, strict=True)], k
     )
-    cost = by_algo[np.arange(n), chosen]
-    scale = scales[np.arange(n), chosen]
+    x = design(
+        half_spread,
+        vol * np.sqrt(size),
+        urgency=np.repeat([o.urgency for o in orders], k),
+        algo=np.tile(np.array(bundle.algos), n),
+        limit=np.repeat([o.order_type == "LIMIT" for o in orders], k),
+        algos=bundle.algos,
+    )
+    if bundle.kind == "network":
+        mean, scale = network_forward(bundle.arrays, x, network_inputs(x, np.log(size), vol))
+    else:
+        mean, scale = x @ bundle.coefficients, vol
+    by_algo, scales = mean.reshape(n, k), scale.reshape(n, k)
+    best = by_algo.argmin(axis=1)
     low, high = bundle.interval
-    return [
-        {
-            "symbol": o.symbol,
-            "cost_bps": round(float(cost[i]), 4),
-            "lower_bps": round(float(cost[i] + low * scale[i]), 4),
-            "upper_bps": round(float(cost[i] + high * scale[i]), 4),
-            "algo": bundle.algos[chosen[i]],
-            "recommended_algo": bundle.algos[best[i]],
-            "model_version": bundle.version,
+
+    def cost(i: int, j: int) -> dict[str, float]:
+        mid, s = float(by_algo[i, j]), float(scales[i, j])
+        return {
+            "cost": round(mid, 4),
+            "lower": round(mid + low * s, 4),
+            "upper": round(mid + high * s, 4),
         }
-        for i, o in enumerate(orders)
-    ]
+
+    answers = []
+    for i, o in enumerate(orders):
+        j = bundle.algos.index(o.algo) if o.algo else int(best[i])
+        own, recommended = cost(i, j), cost(i, int(best[i]))
+        answers.append(
+            {
+                "symbol": o.symbol,
+                "cost_bps": own["cost"],
+                "lower_bps": own["lower"],
+                "upper_bps": own["upper"],
+                "algo": bundle.algos[j],
+                "recommended_algo": bundle.algos[best[i]],
+                "recommended_cost_bps": recommended["cost"],
+                "recommended_lower_bps": recommended["lower"],
+                "recommended_upper_bps": recommended["upper"],
+                "model_version": bundle.version,
+            }
+        )
+    return answers

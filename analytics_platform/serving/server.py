@@ -1,4 +1,5 @@
-"""The prediction service's HTTP server (DESIGN §7), standard library only on top of numpy.
+"""The prediction service's HTTP server (DESIGN §7): asyncio's event loop and a small HTTP/1.1
+protocol (keep-alive, pipelining), standard library only on top of numpy.
 
 POST /predict takes one JSON object or an array of them (symbol, side, quantity required; algo,
 urgency, order_type, ts optional) and answers per order cost_bps, lower_bps, upper_bps (the 85%
@@ -7,24 +8,32 @@ reason; an unknown symbol 404 naming it; a body over 1 MiB or a batch over 1,000
 before anything is parsed or predicted. GET /healthz, GET /metrics (Prometheus text), GET
 /openapi.json. A new bundle made current under the bundle path is swapped in between requests.
 With ANALYTICS_SERVE_TOKEN set, every request needs `Authorization: Bearer <token>` (401).
+
+One process, one thread: a request is parsed, predicted and answered without a thread switch
+(about 0.1 ms of numpy for one order), which is what keeps p99 under a millisecond at 1,000
+requests/s. What a client sends is bounded: headers at 16 KiB (431), bodies at 1 MiB (413,
+refused from Content-Length before they are read), idle connections closed after 60 s, at most
+1,024 connections.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hmac
 import json
-import threading
 import time
 from collections import Counter
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from analytics_platform.serving.bundle import ORDER_TYPES, SIDES, URGENCIES, Bundle, resolve
 from analytics_platform.serving.model import Order, predict
 
 MAX_BODY_BYTES = 1 << 20
+MAX_HEADER_BYTES = 16 << 10
+MAX_CONNECTIONS = 1_024
+IDLE_TIMEOUT_S = 60.0
 MAX_BATCH = 1_000
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0)
 FIELDS = {"symbol", "side", "quantity", "algo", "urgency", "order_type", "ts"}
@@ -132,46 +141,46 @@ class Metrics:
     """Request counts and latencies, as Prometheus text."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self.requests: Counter = Counter()
         self.buckets = [0] * len(LATENCY_BUCKETS)
         self.count, self.total, self.predictions = 0, 0.0, 0
 
     def observe(self, path: str, status: int, seconds: float, predictions: int) -> None:
-        with self._lock:
-            self.requests[(path, status)] += 1
-            self.count += 1
-            self.total += seconds
-            self.predictions += predictions
-            for i, bound in enumerate(LATENCY_BUCKETS):
-                if seconds <= bound:
-                    self.buckets[i] += 1
+        self.requests[(path, status)] += 1
+        self.count += 1
+        self.total += seconds
+        self.predictions += predictions
+        for i, bound in enumerate(LATENCY_BUCKETS):
+            if seconds <= bound:
+                self.buckets[i] += 1
 
-    def text(self, version: str) -> str:
-        with self._lock:
-            lines = [
-                "# HELP prediction_requests_total Requests by path and status.",
-                "# TYPE prediction_requests_total counter",
-                *[
-                    f'prediction_requests_total{{path="{p}",status="{s}"}} {n}'
-                    for (p, s), n in sorted(self.requests.items())
-                ],
-                "# HELP prediction_request_seconds Request latency.",
-                "# TYPE prediction_request_seconds histogram",
-                *[
-                    f'prediction_request_seconds_bucket{{le="{b}"}} {n}'
-                    for b, n in zip(LATENCY_BUCKETS, self.buckets, strict=True)
-                ],
-                f'prediction_request_seconds_bucket{{le="+Inf"}} {self.count}',
-                f"prediction_request_seconds_sum {self.total}",
-                f"prediction_request_seconds_count {self.count}",
-                "# HELP predictions_total Orders predicted.",
-                "# TYPE predictions_total counter",
-                f"predictions_total {self.predictions}",
-                "# HELP model_info The model being served.",
-                "# TYPE model_info gauge",
-                f'model_info{{version="{version}"}} 1',
-            ]
+    def text(self, version: str, connections: int) -> str:
+        lines = [
+            "# HELP prediction_requests_total Requests by path and status.",
+            "# TYPE prediction_requests_total counter",
+            *[
+                f'prediction_requests_total{{path="{p}",status="{s}"}} {n}'
+                for (p, s), n in sorted(self.requests.items())
+            ],
+            "# HELP prediction_request_seconds Request latency.",
+            "# TYPE prediction_request_seconds histogram",
+            *[
+                f'prediction_request_seconds_bucket{{le="{b}"}} {n}'
+                for b, n in zip(LATENCY_BUCKETS, self.buckets, strict=True)
+            ],
+            f'prediction_request_seconds_bucket{{le="+Inf"}} {self.count}',
+            f"prediction_request_seconds_sum {self.total}",
+            f"prediction_request_seconds_count {self.count}",
+            "# HELP predictions_total Orders predicted.",
+            "# TYPE predictions_total counter",
+            f"predictions_total {self.predictions}",
+            "# HELP model_info The model being served.",
+            "# TYPE model_info gauge",
+            f'model_info{{version="{version}"}} 1',
+            "# HELP open_connections Client connections open now.",
+            "# TYPE open_connections gauge",
+            f"open_connections {connections}",
+        ]
         return "\n".join(lines) + "\n"
 
 
@@ -230,121 +239,196 @@ OPENAPI = {
 }
 
 
-class PredictionServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
+REASONS = {status.value: status.phrase for status in HTTPStatus}
 
-    def __init__(self, address: tuple[str, int], bundle_path: Path, token: str | None = None):
+
+class PredictionService:
+    """What every connection shares: the current bundle (swapped whole between requests), the
+    bearer token and the metrics. `respond` maps one request to (status, body, content type)."""
+
+    def __init__(self, bundle_path: Path, token: str | None = None):
         self.bundle_path = Path(bundle_path)
         self.bundle = Bundle.load(self.bundle_path)
         self._loaded_from = self._signature()
-        self.token = token
+        self.token = token.encode() if token else None
         self.metrics = Metrics()
-        self._stop = threading.Event()
-        super().__init__(address, Handler)
-        threading.Thread(target=self._watch, daemon=True, name="bundle-watch").start()
+        self.connections = 0
 
     def _signature(self) -> tuple[str, float]:
         path = resolve(self.bundle_path)
         return str(path), (path / "bundle.json").stat().st_mtime
 
-    def _watch(self, every_s: float = 0.5) -> None:
-        """Swap in a new current bundle: loaded aside, then one reference assignment, so every
-        request sees either the old bundle or the new one, whole."""
-        while not self._stop.wait(every_s):
+    async def watch(self, every_s: float = 0.5) -> None:
+        """Swap in a new current bundle: loaded aside (in a thread), then one reference
+        assignment, so every request sees either the old bundle or the new one, whole."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(every_s)
             try:
                 signature = self._signature()
                 if signature != self._loaded_from:
-                    self.bundle = Bundle.load(self.bundle_path)
+                    self.bundle = await loop.run_in_executor(None, Bundle.load, self.bundle_path)
                     self._loaded_from = signature
             except (OSError, ValueError, KeyError):
                 continue  # a bundle being written: try again on the next tick
 
-    def server_close(self) -> None:
-        self._stop.set()
-        super().server_close()
-
-
-class Handler(BaseHTTPRequestHandler):
-    server: PredictionServer
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out as separate writes: with Nagle's algorithm on, a keep-alive client
-    # waits for a delayed ACK (~40 ms) on every response.
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args) -> None:
-        pass  # /metrics counts requests; no line per request on stderr
-
-    def _send(self, status: int, body: object, content_type: str = "application/json") -> None:
-        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _authorised(self) -> bool:
-        if not self.server.token:
+    def _authorised(self, headers: dict[bytes, bytes]) -> bool:
+        if self.token is None:
             return True
-        given = self.headers.get("Authorization", "")
-        expected = f"Bearer {self.server.token}"
-        return hmac.compare_digest(given.encode(), expected.encode())
+        return hmac.compare_digest(headers.get(b"authorization", b""), b"Bearer " + self.token)
 
-    def _handle(self, method: str) -> None:
+    def respond(
+        self, method: str, path: str, headers: dict[bytes, bytes], body: bytes
+    ) -> tuple[int, bytes, str]:
         started = time.perf_counter()
-        path = self.path.split("?", 1)[0]
         status, predictions = HTTPStatus.OK, 0
+        content_type = "application/json"
         try:
-            if not self._authorised():
-                status = HTTPStatus.UNAUTHORIZED
-                self._send(status, {"detail": "missing or wrong bearer token"})
+            if not self._authorised(headers):
+                status, payload = HTTPStatus.UNAUTHORIZED, {"detail": "missing or wrong token"}
             elif method == "GET" and path == "/healthz":
-                bundle = self.server.bundle
-                self._send(status, {"status": "ok", "model_version": bundle.version})
+                payload = {"status": "ok", "model_version": self.bundle.version}
             elif method == "GET" and path == "/metrics":
-                text = self.server.metrics.text(self.server.bundle.version)
-                self._send(status, text, "text/plain; version=0.0.4")
+                payload = self.metrics.text(self.bundle.version, self.connections)
+                content_type = "text/plain; version=0.0.4"
             elif method == "GET" and path == "/openapi.json":
-                self._send(status, OPENAPI)
+                payload = OPENAPI
             elif method == "POST" and path == "/predict":
-                predictions = self._predict()
+                bundle = self.bundle  # one bundle for the whole request
+                orders, batch = parse_orders(body, bundle)
+                answers = predict(bundle, orders)
+                payload, predictions = (answers if batch else answers[0]), len(answers)
             else:
-                status = HTTPStatus.NOT_FOUND
-                self._send(status, {"detail": f"no {method} {path}"})
+                status, payload = HTTPStatus.NOT_FOUND, {"detail": f"no {method} {path}"}
         except RequestError as exc:
-            status = exc.status
-            self._send(status, exc.detail)
-        finally:
-            self.server.metrics.observe(
-                path, int(status), time.perf_counter() - started, predictions
-            )
+            status, payload = exc.status, exc.detail
+        data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+        self.metrics.observe(path, int(status), time.perf_counter() - started, predictions)
+        return int(status), data, content_type
 
-    def _predict(self) -> int:
-        length = self.headers.get("Content-Length")
-        if length is None or not length.isdigit():
-            raise RequestError(
-                HTTPStatus.LENGTH_REQUIRED, _error("body", "Content-Length required")
-            )
-        if int(length) > MAX_BODY_BYTES:
-            self.close_connection = True  # the body is not read
-            raise RequestError(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                _error("body", f"{length} bytes; at most {MAX_BODY_BYTES}"),
-            )
-        body = self.rfile.read(int(length))
-        bundle = self.server.bundle  # one bundle for the whole request
-        orders, batch = parse_orders(body, bundle)
-        answers = predict(bundle, orders)
-        self._send(HTTPStatus.OK, answers if batch else answers[0])
-        return len(answers)
 
-    def do_GET(self) -> None:
-        self._handle("GET")
+def _response(status: int, body: bytes, content_type: str, close: bool) -> bytes:
+    head = (
+        f"HTTP/1.1 {status} {REASONS.get(status, '')}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\n{'Connection: close' + chr(13) + chr(10) if close else ''}"
+        "\r\n"
+    )
+    return head.encode("latin-1") + body
 
-    def do_POST(self) -> None:
-        self._handle("POST")
+
+class HttpConnection(asyncio.Protocol):
+    """One client connection: HTTP/1.1 requests parsed from a bounded buffer, answered in order
+    (pipelined requests included), kept alive unless the client or an error closes it."""
+
+    def __init__(self, service: PredictionService):
+        self.service = service
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.idle: asyncio.TimerHandle | None = None
+        self.continued = False  # 100 Continue sent for the request being read
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.service.connections += 1
+        if self.service.connections > MAX_CONNECTIONS:
+            transport.close()
+            return
+        self._touch()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.service.connections -= 1
+        if self.idle:
+            self.idle.cancel()
+
+    def _touch(self) -> None:
+        if self.idle:
+            self.idle.cancel()
+        self.idle = asyncio.get_running_loop().call_later(IDLE_TIMEOUT_S, self.transport.close)
+
+    def _fail(self, error: RequestError) -> None:
+        """Answer and close: what follows in the buffer cannot be trusted to frame a request."""
+        body = json.dumps(error.detail).encode()
+        self.transport.write(_response(int(error.status), body, "application/json", close=True))
+        self.transport.close()
+        self.buffer.clear()
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        self._touch()
+        try:
+            while self.buffer and not self.transport.is_closing() and self._one_request():
+                pass
+        except RequestError as error:
+            self._fail(error)
+
+    def _one_request(self) -> bool:
+        """Answer the first request in the buffer; False while it is incomplete."""
+        end = self.buffer.find(b"\r\n\r\n", 0, MAX_HEADER_BYTES + 4)
+        if end < 0:
+            if len(self.buffer) > MAX_HEADER_BYTES:
+                raise _refusal(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "headers over 16 KiB")
+            return False
+        method, target, version, headers, length = _head(bytes(self.buffer[:end]))
+        if len(self.buffer) < end + 4 + length:
+            if headers.get(b"expect", b"").lower() == b"100-continue" and not self.continued:
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                self.continued = True
+            return False
+        body = bytes(self.buffer[end + 4 : end + 4 + length])
+        del self.buffer[: end + 4 + length]
+        self.continued = False
+        connection = headers.get(b"connection", b"").lower()
+        close = connection == b"close" or (version == b"HTTP/1.0" and connection != b"keep-alive")
+        path = target.split(b"?", 1)[0].decode("latin-1")
+        status, payload, content_type = self.service.respond(method, path, headers, body)
+        self.transport.write(_response(status, payload, content_type, close))
+        if close:
+            self.transport.close()
+        return True
+
+
+def _refusal(status: HTTPStatus, reason: str) -> RequestError:
+    return RequestError(status, _error("request", reason))
+
+
+def _head(raw: bytes) -> tuple[str, bytes, bytes, dict[bytes, bytes], int]:
+    """Method, target, version, headers (lower-cased names) and body length of a request head."""
+    lines = raw.split(b"\r\n")
+    parts = lines[0].split(b" ")
+    if len(parts) != 3 or parts[2] not in (b"HTTP/1.0", b"HTTP/1.1"):
+        raise _refusal(HTTPStatus.BAD_REQUEST, "not an HTTP/1.x request line")
+    headers = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(b":")
+        if not sep:
+            raise _refusal(HTTPStatus.BAD_REQUEST, "malformed header line")
+        headers[name.strip().lower()] = value.strip()
+    if b"transfer-encoding" in headers:
+        raise _refusal(HTTPStatus.LENGTH_REQUIRED, "Content-Length required (no chunked bodies)")
+    method = parts[0].decode("latin-1")
+    length = headers.get(b"content-length", b"" if method == "POST" else b"0")
+    if not length:
+        raise _refusal(HTTPStatus.LENGTH_REQUIRED, "Content-Length required")
+    if not length.isdigit():
+        raise _refusal(HTTPStatus.BAD_REQUEST, "Content-Length is not a number")
+    if int(length) > MAX_BODY_BYTES:
+        reason = f"{int(length)} bytes; at most {MAX_BODY_BYTES}"
+        raise _refusal(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, reason)
+    return method, parts[1], parts[2], headers, int(length)
+
+
+async def _serve(host: str, port: int, service: PredictionService) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: HttpConnection(service), host, port, reuse_address=True, backlog=1_024
+    )
+    async with server:
+        await asyncio.gather(server.serve_forever(), service.watch())
 
 
 def serve(host: str, port: int, bundle_path: Path, token: str | None = None) -> None:
-    with PredictionServer((host, port), bundle_path, token) as server:
-        server.serve_forever()
+    try:  # libuv's event loop where it is installed (not on Windows): the same protocol, faster
+        from uvloop import run  # noqa: PLC0415
+    except ImportError:
+        run = asyncio.run
+    run(_serve(host, port, PredictionService(bundle_path, token)))
