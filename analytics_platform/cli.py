@@ -433,16 +433,30 @@ def dataset(args: argparse.Namespace) -> int:
 
 def serve_command(args: argparse.Namespace) -> int:
     """The prediction service in this process (numpy only: no dagster, mlflow or jax)."""
+    import ipaddress  # noqa: PLC0415
+
     from analytics_platform.serving.server import serve  # noqa: PLC0415
 
-    bundle = Path(args.bundle) if args.bundle else Path(str(load_settings().models_dir)) / "cost"
+    settings = load_settings()
+    bundle = Path(args.bundle) if args.bundle else Path(str(settings.models_dir)) / "cost"
     if not (bundle / "CURRENT").exists() and not (bundle / "bundle.json").exists():
         print(f"no model bundle at {bundle}: run `make run` (it exports one)", file=sys.stderr)
         return 2
-    token = os.environ.get("ANALYTICS_SERVE_TOKEN") or None
+    token = settings.serve_token.get_secret_value() if settings.serve_token else None
+    try:
+        loopback = ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        loopback = args.host == "localhost"
+    if token is None and not (loopback and settings.simulator):
+        print(
+            "ANALYTICS_SERVE_TOKEN is required to serve off loopback or in production"
+            " (ANALYTICS_SIMULATOR=false): clients send `Authorization: Bearer <token>`",
+            file=sys.stderr,
+        )
+        return 2
     print(
         f"serving {bundle} on http://{args.host}:{args.port}"
-        " (POST /predict, GET /healthz, GET /metrics)"
+        f" (POST /predict, GET /healthz, GET /metrics){' with a bearer token' if token else ''}"
     )
     serve(args.host, args.port, bundle, token)
     return 0

@@ -12,7 +12,15 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from analytics_platform.attribution.brinson import INTERACTIONS
 from analytics_platform.attribution.risk import DEFAULT_RISK_FREE_RATE
@@ -67,6 +75,14 @@ class PlatformSettings(BaseModel):
         None,
         alias="ANALYTICS_MODELS_DIR",
         description="where model bundles are exported for the prediction service",
+    )
+    serve_token: SecretStr | None = Field(
+        None,
+        alias="ANALYTICS_SERVE_TOKEN",
+        description=(
+            "bearer token the prediction service requires (required off loopback and with"
+            " ANALYTICS_SIMULATOR=false)"
+        ),
     )
     mlflow_tracking_uri: str | None = Field(
         None, alias="MLFLOW_TRACKING_URI", description="MLflow tracking store"

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from schemathesis import GenerationMode
 
 from analytics_platform.serving.bundle import Bundle, SymbolContext, publish
 from analytics_platform.serving.model import feature_names
@@ -260,3 +262,34 @@ def test_the_serving_process_loads_no_dagster_mlflow_or_jax():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          check=True)  # fmt: skip
     assert out.stdout.strip() == "[]"
+
+
+def test_production_refuses_to_serve_without_a_token(models):
+    """Off loopback, or with production sources, the service will not start open."""
+    env = {k: v for k, v in os.environ.items() if k != "ANALYTICS_SERVE_TOKEN"}
+    for host, simulator in (("0.0.0.0", "true"), ("127.0.0.1", "false")):
+        proc = subprocess.run(
+            [sys.executable, "-m", "analytics_platform.cli", "serve", "--host", host,
+             "--port", str(_free_port()), "--bundle", str(models)],
+            cwd=ROOT, env={**env, "ANALYTICS_SIMULATOR": simulator}, capture_output=True,
+            text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 2 and "ANALYTICS_SERVE_TOKEN is required" in proc.stderr
+
+
+def test_the_api_holds_to_its_openapi_description_under_fuzzing(service):
+    """Schemathesis generates valid and invalid requests from the service's own OpenAPI
+    description (fetched from it): no 5xx, every status and content type documented, valid
+    orders answered and invalid ones refused."""
+    schema = schemathesis.openapi.from_url(f"http://127.0.0.1:{service.port}/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    strategy = st.one_of(
+        [op.as_strategy(generation_mode=mode) for op in operations for mode in GenerationMode]
+    )
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(case=strategy)
+    def check(case) -> None:
+        case.call_and_validate()
+
+    check()

@@ -19,6 +19,7 @@ refused from Content-Length before they are read), idle connections closed after
 from __future__ import annotations
 
 import asyncio
+import copy
 import datetime as dt
 import hmac
 import json
@@ -184,6 +185,30 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
 
+ERROR_BODY = {
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["detail"],
+                "properties": {
+                    "detail": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["field", "reason"],
+                            "properties": {
+                                "field": {"type": "string"},
+                                "reason": {"type": "string"},
+                            },
+                        },
+                    }
+                },
+            }
+        }
+    }
+}
+_NUMBER = {"type": "number"}
 OPENAPI = {
     "openapi": "3.0.3",
     "info": {"title": "Execution-cost prediction", "version": "1"},
@@ -200,6 +225,7 @@ OPENAPI = {
                                     {
                                         "type": "array",
                                         "items": {"$ref": "#/components/schemas/Order"},
+                                        "minItems": 1,
                                         "maxItems": MAX_BATCH,
                                     },
                                 ]
@@ -208,10 +234,27 @@ OPENAPI = {
                     },
                 },
                 "responses": {
-                    "200": {"description": "Predictions"},
-                    "404": {"description": "Unknown symbol"},
-                    "413": {"description": "Body or batch too large"},
-                    "422": {"description": "Invalid field"},
+                    "200": {
+                        "description": "One prediction, or one per order of a batch",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "oneOf": [
+                                        {"$ref": "#/components/schemas/Prediction"},
+                                        {
+                                            "type": "array",
+                                            "items": {"$ref": "#/components/schemas/Prediction"},
+                                        },
+                                    ]
+                                }
+                            }
+                        },
+                    },
+                    "401": {"description": "Missing or wrong bearer token"},
+                    "404": {"description": "Unknown symbol", **ERROR_BODY},
+                    "411": {"description": "No Content-Length", **ERROR_BODY},
+                    "413": {"description": "Body or batch too large", **ERROR_BODY},
+                    "422": {"description": "Invalid field", **ERROR_BODY},
                 },
             }
         },
@@ -227,16 +270,46 @@ OPENAPI = {
                 "properties": {
                     "symbol": {"type": "string", "minLength": 1},
                     "side": {"type": "string", "enum": list(SIDES)},
-                    "quantity": {"type": "integer", "minimum": 1},
-                    "algo": {"type": "string"},
+                    "quantity": {"type": "integer", "minimum": 1, "maximum": 10**12},
+                    "algo": {"type": "string"},  # the served bundle's algos: `openapi(bundle)`
                     "urgency": {"type": "string", "enum": list(URGENCIES)},
                     "order_type": {"type": "string", "enum": list(ORDER_TYPES)},
                     "ts": {"type": "string", "format": "date-time"},
                 },
-            }
+            },
+            "Prediction": {
+                "type": "object",
+                "required": [
+                    "cost_bps",
+                    "lower_bps",
+                    "upper_bps",
+                    "recommended_algo",
+                    "model_version",
+                ],
+                "properties": {
+                    "symbol": {"type": "string"},
+                    "cost_bps": _NUMBER,
+                    "lower_bps": _NUMBER,
+                    "upper_bps": _NUMBER,
+                    "algo": {"type": "string"},
+                    "recommended_algo": {"type": "string"},
+                    "recommended_cost_bps": _NUMBER,
+                    "recommended_lower_bps": _NUMBER,
+                    "recommended_upper_bps": _NUMBER,
+                    "model_version": {"type": "string"},
+                },
+            },
         }
     },
 }
+
+
+def openapi(bundle: Bundle) -> dict:
+    """The OpenAPI description with the served bundle's algos as the `algo` enum."""
+    document = copy.deepcopy(OPENAPI)
+    order = document["components"]["schemas"]["Order"]["properties"]
+    order["algo"] = {"type": "string", "enum": list(bundle.algos)}
+    return document
 
 
 REASONS = {status.value: status.phrase for status in HTTPStatus}
@@ -292,7 +365,7 @@ class PredictionService:
                 payload = self.metrics.text(self.bundle.version, self.connections)
                 content_type = "text/plain; version=0.0.4"
             elif method == "GET" and path == "/openapi.json":
-                payload = OPENAPI
+                payload = openapi(self.bundle)
             elif method == "POST" and path == "/predict":
                 bundle = self.bundle  # one bundle for the whole request
                 orders, batch = parse_orders(body, bundle)
