@@ -9,9 +9,14 @@ import polars as pl
 import pytest
 
 from analytics_platform.calendar import trading_days
-from analytics_platform.ml.cost_model import fit_cost_model
+from analytics_platform.ml.cost_model import fit_cost_model, fit_temporary_impact
 from analytics_platform.serving.bundle import Bundle
-from analytics_platform.serving.model import predict
+from analytics_platform.serving.model import (
+    MIN_HORIZON_S,
+    SESSION_SECONDS,
+    almgren_chriss_horizon_s,
+    predict,
+)
 
 SYMBOLS = [f"S{i:02d}" for i in range(20)]
 ALGOS = ["IS", "POV", "TWAP", "VWAP"]
@@ -36,10 +41,16 @@ def synthetic():
     noise_scale = 3 + 0.6 * sqrt_vol
     cost = 2 + 0.5 * spread / 2 + 0.9 * sqrt_vol + np.array([effect[a] for a in algo])
     cost = cost + rng.normal(0, 1, n) * noise_scale
+    trade_date = pl.Series([d for d in days for _ in range(600)], dtype=pl.Date)
+    arrival = trade_date.cast(pl.Datetime("us", "UTC")) + dt.timedelta(hours=15)
+    seconds = rng.uniform(300, 20_000, n)
     rows = pl.DataFrame(
         {
             "row_id": [f"O{i:06d}" for i in range(n)],
-            "trade_date": pl.Series([d for d in days for _ in range(600)], dtype=pl.Date),
+            "trade_date": trade_date,
+            "at": arrival,
+            "label_end_ts": arrival
+            + pl.Series(seconds * 1e6).cast(pl.Int64).cast(pl.Duration("us")),
             "symbol": symbol,
             "side": rng.choice(["BUY", "SELL"], n),
             "quantity": quantity.astype(np.int64),
@@ -83,9 +94,47 @@ def test_the_network_matches_the_law_and_sizes_its_intervals(synthetic, tmp_path
     loaded = Bundle.load(bundle.save(tmp_path / bundle.version))
     small, big = (o for o in held_out.orders if o.quantity in (min(o.quantity for o in
                   held_out.orders), max(o.quantity for o in held_out.orders)))  # fmt: skip
-    widths = [a["upper_bps"] - a["lower_bps"] for a in predict(loaded, [small, big])]
+    answers = predict(loaded, [small, big])
+    widths = [a["upper_bps"] - a["lower_bps"] for a in answers]
     assert widths[1] > widths[0]
-    # The loaded bundle predicts what the fit scored (same numpy path, arrays round-tripped).
+    # Each answer names the cheapest algo with its own interval, and a horizon to work it over.
+    for a in answers:
+        assert a["recommended_lower_bps"] <= a["recommended_cost_bps"] <= a["recommended_upper_bps"]
+        assert a["recommended_cost_bps"] <= a["cost_bps"] + 1e-9
+        assert MIN_HORIZON_S <= a["optimal_horizon_s"] <= SESSION_SECONDS
+    # The loaded bundle predicts exactly what the fitted one does (arrays round-tripped), and
+    # about what the fit scored (the service knows a symbol's spread, not the order's).
     again = predict(loaded, held_out.orders)
+    assert again == predict(bundle, held_out.orders)
     errors = held_out.realised_bps - np.array([a["cost_bps"] for a in again])
-    assert np.abs(errors).mean() == pytest.approx(m["mae_bps"], rel=1e-3)
+    assert np.abs(errors).mean() == pytest.approx(m["mae_bps"], rel=0.01)
+
+
+def test_temporary_impact_comes_back(synthetic):
+    """Costs that rise linearly with the participation rate v = (Q/ADV)/T: η comes back from
+    the bucket means despite noise twenty times the signal's spread per order."""
+    rows, _ = synthetic
+    rng = np.random.default_rng(9)
+    seconds = (rows["label_end_ts"] - rows["at"]).dt.total_seconds().to_numpy()
+    rate = rows["quantity"].to_numpy() / rows["adv"].to_numpy() / (seconds / SESSION_SECONDS)
+    cost = 3 + 40 * rate + rng.normal(0, 30, rows.height)
+    eta = fit_temporary_impact(rows.with_columns(arrival_cost_bps=cost))
+    assert eta == pytest.approx(40, rel=0.15)
+    # No rate dependence, or a negative one: no impact.
+    flat = rows.with_columns(arrival_cost_bps=3 - 10 * rate)
+    assert fit_temporary_impact(flat) == 0.0
+
+
+def test_almgren_chriss_horizon_by_hand():
+    # η = 20 bps, x = 1% of ADV, λ = 1e-3 per bps, σ = 100 bps: T* = √(3·20·0.01/(1e-3·1e4))
+    # = √0.06 = 0.244949 days = 5,731.8 s of a 23,400 s session.
+    horizon = almgren_chriss_horizon_s(20.0, np.array([0.01]), np.array([100.0]), 1e-3)
+    assert horizon[0] == pytest.approx(np.sqrt(0.06) * 23_400, rel=1e-12)
+    assert horizon[0] == pytest.approx(5_731.8, abs=0.1)
+    # A tiny order is worked for at least a minute; a huge one within the session.
+    bounds = almgren_chriss_horizon_s(20.0, np.array([1e-9, 50.0]), np.array([100.0] * 2), 1e-3)
+    assert bounds.tolist() == [MIN_HORIZON_S, SESSION_SECONDS]
+    # More risk aversion or volatility: trade faster.
+    base = almgren_chriss_horizon_s(20.0, np.array([0.01]), np.array([100.0]), 1e-3)[0]
+    assert almgren_chriss_horizon_s(20.0, np.array([0.01]), np.array([200.0]), 1e-3)[0] < base
+    assert almgren_chriss_horizon_s(20.0, np.array([0.01]), np.array([100.0]), 4e-3)[0] < base

@@ -45,6 +45,9 @@ class Bundle:
     # network and a volatility head (their arrays in `arrays`) give the mean and its scale.
     kind: str = "linear"
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    # Almgren–Chriss: eta_bps (linear temporary impact per unit of participation, ADV per day)
+    # and risk_aversion (per bps); with them each answer carries an optimal horizon.
+    impact: dict[str, float] = field(default_factory=dict)
 
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
@@ -57,6 +60,7 @@ class Bundle:
             "interval": list(self.interval),
             "symbols": {s: vars(c) for s, c in sorted(self.symbols.items())},
             "metadata": self.metadata,
+            "impact": self.impact,
         }
         (directory / "bundle.json").write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
         return directory
@@ -79,6 +83,7 @@ class Bundle:
             interval=tuple(spec["interval"]),
             symbols={s: SymbolContext(**c) for s, c in spec["symbols"].items()},
             metadata=spec.get("metadata", {}),
+            impact=spec.get("impact", {}),
         )
 
 

@@ -74,9 +74,25 @@ def network_forward(arrays: dict[str, np.ndarray], x: np.ndarray, inputs: np.nda
     return mean, scale
 
 
+SESSION_SECONDS = 6.5 * 3600
+MIN_HORIZON_S = 60.0
+
+
+def almgren_chriss_horizon_s(
+    eta_bps: float, size_vs_adv: np.ndarray, daily_vol_bps: np.ndarray, risk_aversion: float
+) -> np.ndarray:
+    """The horizon T (seconds) of a constant-rate schedule that minimises expected cost plus
+    risk aversion × variance (Almgren–Chriss 2000, linear temporary impact): with x = Q/ADV and
+    T in days, E = η·x/T and Var = σ²·T/3 (bps), so T* = √(3·η·x / (λ·σ²)); at least a minute,
+    at most a session."""
+    days = np.sqrt(3 * eta_bps * size_vs_adv / (risk_aversion * daily_vol_bps**2))
+    return np.clip(days * SESSION_SECONDS, MIN_HORIZON_S, SESSION_SECONDS)
+
+
 def predict(bundle: Bundle, orders: list[Order]) -> list[dict]:
     """Per order: cost_bps, lower_bps, upper_bps (for its algo, else the recommended one),
-    recommended_algo with its own cost and interval, model_version."""
+    recommended_algo with its own cost and interval, model_version, and (bundles with impact
+    parameters) optimal_horizon_s."""
     n, k = len(orders), len(bundle.algos)
     context = [bundle.symbols[o.symbol] for o in orders]
     # Every order with every algo in one design (rows order-major): the recommendation is the
@@ -101,6 +117,13 @@ def predict(bundle: Bundle, orders: list[Order]) -> list[dict]:
     by_algo, scales = mean.reshape(n, k), scale.reshape(n, k)
     best = by_algo.argmin(axis=1)
     low, high = bundle.interval
+    horizons = (
+        almgren_chriss_horizon_s(
+            bundle.impact["eta_bps"], size[::k], vol[::k], bundle.impact["risk_aversion"]
+        )
+        if bundle.impact
+        else None
+    )
 
     def cost(i: int, j: int) -> dict[str, float]:
         mid, s = float(by_algo[i, j]), float(scales[i, j])
@@ -128,4 +151,6 @@ def predict(bundle: Bundle, orders: list[Order]) -> list[dict]:
                 "model_version": bundle.version,
             }
         )
+        if horizons is not None:
+            answers[-1]["optimal_horizon_s"] = round(float(horizons[i]), 1)
     return answers
