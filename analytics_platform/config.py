@@ -76,6 +76,12 @@ class PlatformSettings(BaseModel):
         alias="ANALYTICS_MODELS_DIR",
         description="where model bundles are exported for the prediction service",
     )
+    retrain_every_days: int = Field(
+        5,
+        ge=1,
+        alias="ANALYTICS_RETRAIN_EVERY_DAYS",
+        description="the cost model is refitted when drift is flagged, else after this many days",
+    )
     serve_token: SecretStr | None = Field(
         None,
         alias="ANALYTICS_SERVE_TOKEN",

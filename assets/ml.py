@@ -29,7 +29,9 @@ from analytics_platform.events.contracts import (
 )
 from analytics_platform.events.outbound import (
     EXECUTION_COST_PREDICTION,
+    ML_INSIGHT,
     MODEL_PERFORMANCE_FEEDBACK,
+    natural_id,
     publish_outbound,
 )
 from analytics_platform.events.outbound import TRAINING_DATASET as TRAINING_DATASET_EVENT
@@ -44,13 +46,21 @@ from analytics_platform.ml.datasets import (
     decision_dataset,
     quality_split,
 )
-from analytics_platform.ml.feedback import COVERAGE_BAND, daily_feedback, order_predictions
+from analytics_platform.ml.feedback import (
+    COVERAGE_BAND,
+    calibration_by_bucket,
+    daily_feedback,
+    model_insights,
+    order_predictions,
+    retrain_reason,
+)
 from analytics_platform.ml.registry import register
 from analytics_platform.ml.versions import (
     COST_DATASET,
     COST_PREDICTIONS,
     DATASET_QUARANTINE,
     DATASET_VERSIONS,
+    ML_INSIGHTS,
     MODEL_FEEDBACK,
     TRAINING_DATASET,
     build_version,
@@ -360,24 +370,74 @@ def ml_model_feedback(
     )
 
 
+INSIGHT_INPUT = LakeInput(COST_PREDICTIONS, days_before=WINDOW_DAYS - 1, with_day=True)
+
+
+@asset(
+    key=lake_key(ML_INSIGHTS.table),
+    deps=[INSIGHT_INPUT.dep],
+    partitions_def=trading_day_partitions,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"deltalake", "pulsar"},
+    description=ML_INSIGHTS.description + f" Topic: {ML_INSIGHT.topic}.",
+    metadata=definition_metadata(ML_INSIGHTS),
+    code_version=ML_CODE_VERSION,
+)
+def ml_insights(
+    context: AssetExecutionContext, lake: LakeResource, pulsar: PulsarResource
+) -> MaterializeResult:
+    day = partition_date(context.partition_key)
+    store = lake.lake()
+    window = INSIGHT_INPUT.read(store, context.partition_key)
+    found = model_insights(window)
+    if found.height:
+        found = found.with_columns(
+            window_start=window["trade_date"].min(),
+            window_end=window["trade_date"].max(),
+            as_of_ts=session_close_ts(day),
+            trade_date=pl.lit(day),
+            insight_id=natural_id(pl.col("kind"), pl.col("subject"), context.partition_key),
+        )
+    else:
+        found = pl.DataFrame(schema=ML_INSIGHTS.polars_schema)
+    written = store.write_partition(ML_INSIGHTS, found, day)
+    with pulsar.client() as client:
+        publish_outbound(client, ML_INSIGHT, found)
+    return MaterializeResult(
+        metadata={
+            **write_metadata(written, found),
+            "calibration_by_bucket": markdown_table(calibration_by_bucket(window), max_rows=20),
+        }
+    )
+
+
 MODEL_INPUTS = [
     LakeInput(COST_DATASET, days_before=WINDOW_DAYS - 1, with_day=True),
     LakeInput(SECURITY_RETURNS, days_before=WINDOW_DAYS - 1, with_day=True),
 ]
+FEEDBACK_INPUT = LakeInput(MODEL_FEEDBACK)
+
+
+def _trained_through(bundle: Bundle | None) -> dt.date | None:
+    window = bundle.metadata.get("window", "") if bundle else ""
+    return dt.date.fromisoformat(window.split("..")[-1]) if window else None
 
 
 @asset(
     key=["ml", "cost_model_bundle"],
-    # After the feedback: the day is graded by the model that served it, then the refit.
-    deps=[*[i.dep for i in MODEL_INPUTS], lake_key(MODEL_FEEDBACK.table)],
+    # After the feedback: the day is graded by the model that served it, then (maybe) the refit.
+    deps=[*[i.dep for i in MODEL_INPUTS], FEEDBACK_INPUT.dep],
     pool="mlflow",  # one registration at a time (the embedded store is SQLite)
     partitions_def=trading_day_partitions,
     group_name=GROUP,
     owners=OWNERS,
     kinds={"numpy", "mlflow"},
-    description="The execution-cost model fitted on the trailing window's filled orders, exported"
-    " as the prediction service's bundle (weights as arrays, per-symbol market context, interval"
-    " quantiles) and made current: `analytics-platform serve` swaps it in.",
+    description="The execution-cost model refitted on the trailing window's filled orders when the"
+    " day's feedback flags drift or coverage out of band, or on schedule (ANALYTICS_RETRAIN_EVERY"
+    "_DAYS), registered in MLflow, gated against the champion, and exported as the prediction"
+    " service's bundle (weights as arrays, per-symbol market context, interval quantiles, impact"
+    " parameters): `analytics-platform serve` swaps it in.",
     code_version=ML_CODE_VERSION,
 )
 def ml_cost_model_bundle(
@@ -387,14 +447,28 @@ def ml_cost_model_bundle(
     mlflow: MlflowResource,
 ) -> MaterializeResult:
     store = lake.lake()
+    day = partition_date(context.partition_key)
+    root = models.path() / "cost"
+    champion = Bundle.load(root) if (root / "CURRENT").exists() else None
+    feedback = FEEDBACK_INPUT.read(store, context.partition_key)
+    reason = retrain_reason(
+        feedback.row(0, named=True) if feedback.height else None,
+        _trained_through(champion),
+        day,
+        models.retrain_every_days,
+    )
+    if reason is None:
+        context.log.info(f"champion {champion.version} kept: no drift, trained recently")
+        return MaterializeResult(
+            metadata={"retrained": False, "serving": str(root / champion.version)}
+        )
+    context.log.info(f"refitting the cost model: {reason}")
     rows, returns = (i.read(store, context.partition_key) for i in MODEL_INPUTS)
     try:
         bundle, held_out = fit_cost_model(rows, returns)
     except ValueError as exc:  # too few orders yet: the current bundle stays
         context.log.warning(f"no new bundle: {exc}")
-        return MaterializeResult(metadata={"exported": False, "reason": str(exc)})
-    root = models.path() / "cost"
-    champion = Bundle.load(root) if (root / "CURRENT").exists() else None
+        return MaterializeResult(metadata={"retrained": False, "reason": str(exc)})
     candidate_dir = bundle.save(root / bundle.version)
     registered = register(
         mlflow.tracking_uri,
@@ -409,6 +483,8 @@ def ml_cost_model_bundle(
     scores = {k: v for k, v in bundle.metadata.items() if isinstance(v, int | float)}
     return MaterializeResult(
         metadata={
+            "retrained": True,
+            "retrain_reason": reason,
             "model_version": bundle.version,
             "registered_version": registered.version,
             "mlflow_run_id": registered.run_id,
@@ -429,5 +505,6 @@ ml_assets = [
     ml_dataset_versions,
     ml_cost_predictions,
     ml_model_feedback,
+    ml_insights,
     ml_cost_model_bundle,
 ]

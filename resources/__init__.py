@@ -46,7 +46,9 @@ def build_resources(settings: PlatformSettings) -> dict[str, object]:
             risk_free_rate=settings.risk_free_rate,
         ),
         "datasets": DatasetStoreResource(root=str(settings.datasets_dir)),
-        "models": ModelStoreResource(root=str(settings.models_dir)),
+        "models": ModelStoreResource(
+            root=str(settings.models_dir), retrain_every_days=settings.retrain_every_days
+        ),
         # The marts (dbt) and the cost model build on these two.
         "warehouse": DuckDBResource(database=str(settings.warehouse_path)),
         "mlflow": MlflowResource(tracking_uri=str(settings.mlflow_tracking_uri)),

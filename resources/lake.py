@@ -71,9 +71,11 @@ class DatasetStoreResource(ConfigurableResource):
 
 
 class ModelStoreResource(ConfigurableResource):
-    """Where model bundles are published for the prediction service."""
+    """Where model bundles are published for the prediction service, and how often the cost
+    model is refitted without drift (trading days)."""
 
     root: str
+    retrain_every_days: int = 5
 
     def path(self) -> Path:
         return Path(self.root)

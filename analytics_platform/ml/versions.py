@@ -100,6 +100,8 @@ COST_PREDICTIONS = TableContract(
             ("cost_bps", pl.Float64, "Predicted arrival cost", False),
             ("lower_bps", pl.Float64, "85% interval, low", False),
             ("upper_bps", pl.Float64, "85% interval, high", False),
+            ("algo", pl.String, "The algo the order used (what the prediction is for)", True),
+            ("urgency", pl.String, "The order's urgency", True),
             ("recommended_algo", pl.String, "Cheapest algo by the model", False),
             ("model_version", pl.String, "Bundle version that served the day", False),
             ("arrival_cost_bps", pl.Float64, "Realised arrival cost", False),
@@ -109,6 +111,34 @@ COST_PREDICTIONS = TableContract(
         trade_date_column(),
     ],
     ["prediction_id"],
+)
+ML_INSIGHTS = TableContract(
+    "ml/insights",
+    "Notable findings about the served cost model over the trailing window of predictions: algos"
+    " whose realised cost beats or exceeds their predictions across days, and size or urgency"
+    " buckets whose intervals are miscalibrated (each one an MLInsightEvent).",
+    [
+        *_columns(
+            ("insight_id", pl.String, "kind|subject|trade_date", False),
+            (
+                "kind",
+                pl.String,
+                "algo_beats_prediction, algo_exceeds_prediction or bucket_miscalibrated",
+                False,
+            ),
+            ("subject", pl.String, "The algo, or dimension=bucket", False),
+            ("finding", pl.String, "The finding in words", False),
+            ("value", pl.Float64, "Mean daily error (bps) or the bucket's coverage", False),
+            ("std_error", pl.Float64, "Its standard error", True),
+            ("n_orders", pl.Int64, "Orders behind it", False),
+            ("n_days", pl.Int64, "Days behind it", False),
+            ("window_start", pl.Date, "First day of the window", False),
+            ("window_end", pl.Date, "Last day of the window", False),
+            ("as_of_ts", TS, "The close of the day the insight was drawn", False),
+        ),
+        trade_date_column(),
+    ],
+    ["insight_id"],
 )
 MODEL_FEEDBACK = TableContract(
     "ml/model_feedback",
