@@ -1,6 +1,7 @@
 """Scale-out on an existing engine: the production profile (PostgreSQL instance storage, steps on
 dagster-celery workers over RabbitMQ) backfills three days through two `analytics-platform worker`
-processes, and every table it writes equals the one an in-process backfill writes."""
+processes (an asset backfill of the paths into TCA, driven by a real daemon), and every table it
+writes equals the one the same backfill writes with in-process steps."""
 
 import os
 import shutil
@@ -14,13 +15,17 @@ from pathlib import Path
 import polars as pl
 import psycopg2
 import pytest
+from dagster import AssetSelection
 from polars.testing import assert_frame_equal
 
 from tests.conftest import PG
 
 ROOT = Path(__file__).parents[1]
 PRODUCTION_YAML = ROOT / "deploy" / "production" / "dagster.yaml"
-DAYS = ("2026-11-23", "2026-11-25")
+DAYS = ("2026-11-23", "2026-11-24", "2026-11-25")
+# The market-data and trading-event paths into TCA: every kind of step (simulated sources,
+# vendor files, Pulsar ingestion, TCA) without the whole graph's 45 steps a day.
+SELECTION = AssetSelection.assets(["tca", "fills"], ["tca", "orders"]).upstream()
 TINY_WORLD = {
     "ANALYTICS_SIM_SYMBOLS": "4",
     "ANALYTICS_SIM_QUOTES": "20000",
@@ -29,8 +34,6 @@ TINY_WORLD = {
 }
 # Columns a re-delivery legitimately changes: where and when a row was ingested or computed.
 RUN_SPECIFIC = {"message_id", "received_at"}
-# The model's weights depend on float reduction order across processes; its inputs do not.
-COMPARED_DOMAINS = ("raw", "tca", "attribution")
 
 
 def _rabbitmq_up(host: str = "127.0.0.1", port: int = 5672) -> bool:
@@ -48,12 +51,48 @@ def _environment(home: Path, **variables: str) -> dict[str, str]:
     return {**env, "ANALYTICS_HOME": str(home), **TINY_WORLD, **variables}
 
 
-def _backfill(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    command = ["backfill", "--start", DAYS[0], "--end", DAYS[1]]
-    return subprocess.run(
-        [sys.executable, "-m", "analytics_platform.cli", *command],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
+def _asset_backfill(env: dict[str, str], monkeypatch) -> str:
+    """A Dagster asset backfill of SELECTION over DAYS (what the UI submits), driven by a real
+    dagster-daemon under `env`; its final status."""
+    from dagster import DagsterInstance  # noqa: PLC0415
+    from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill  # noqa: PLC0415
+    from dagster._core.utils import make_new_backfill_id  # noqa: PLC0415
+
+    from analytics_platform.cli import dagster_daemon, prepare_dagster_home, pulsar_service  # noqa: PLC0415
+    from analytics_platform.config import load_settings  # noqa: PLC0415
+    from analytics_platform.definitions import defs  # noqa: PLC0415
+
+    for var in [v for v in os.environ if v.startswith(("ANALYTICS_", "DAGSTER_", "MLFLOW_"))]:
+        monkeypatch.delenv(var)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    prepare_dagster_home(settings)  # keeps a dagster.yaml it did not write (production)
+    graph = defs.resolve_asset_graph()
+    selection = SELECTION.resolve(graph)
+    with pulsar_service(settings), DagsterInstance.get() as instance:
+        backfill = PartitionBackfill.from_asset_partitions(
+            backfill_id=make_new_backfill_id(),
+            asset_graph=graph,
+            partition_names=list(DAYS),
+            asset_selection=list(selection),
+            backfill_timestamp=time.time(),
+            tags={},
+            dynamic_partitions_store=instance,
+            all_partitions=False,
+            title=None,
+            description=None,
+            run_config=None,
+        )
+        instance.add_backfill(backfill)
+        with dagster_daemon(instance):
+            deadline = time.monotonic() + 600
+            while instance.get_backfill(backfill.backfill_id).status in (
+                BulkActionStatus.REQUESTED,
+            ):
+                assert time.monotonic() < deadline, "the backfill did not finish"
+                time.sleep(2)
+        return instance.get_backfill(backfill.backfill_id).status.value
 
 
 def _start_worker(name: str, env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -75,8 +114,6 @@ def _tables(lake_root: Path) -> dict[str, pl.DataFrame]:
     frames = {}
     for log_dir in sorted(lake_root.glob("*/*/_delta_log")):
         table = f"{log_dir.parent.parent.name}/{log_dir.parent.name}"
-        if not table.startswith(COMPARED_DOMAINS):
-            continue
         frame = pl.read_delta(str(log_dir.parent))
         frame = frame.drop([c for c in frame.columns if c in RUN_SPECIFIC])
         frames[table] = frame.sort(frame.columns, nulls_last=True)
@@ -84,7 +121,9 @@ def _tables(lake_root: Path) -> dict[str, pl.DataFrame]:
 
 
 @pytest.mark.skipif(not _rabbitmq_up(), reason="RabbitMQ is not reachable at 127.0.0.1:5672")
-def test_celery_backfill_on_two_workers_equals_an_in_process_run(tmp_path, postgres_database):
+def test_celery_backfill_on_two_workers_equals_an_in_process_run(
+    tmp_path, postgres_database, monkeypatch
+):
     dagster_home = tmp_path / "celery" / "dagster"
     dagster_home.mkdir(parents=True)
     shutil.copy(PRODUCTION_YAML, dagster_home / "dagster.yaml")
@@ -101,30 +140,23 @@ def test_celery_backfill_on_two_workers_equals_an_in_process_run(tmp_path, postg
         ANALYTICS_CELERY_QUEUE=queue,
     )
     logs = {name: tmp_path / f"{name}.log" for name in ("worker-a", "worker-b")}
-    workers = [_start_worker(name, celery_env, log) for name, log in logs.items()]
+    workers = [_start_worker(name, {**os.environ, **celery_env}, log) for name, log in logs.items()]
     try:
-        scaled_out = _backfill(celery_env)
+        assert _asset_backfill(celery_env, monkeypatch) == "COMPLETED_SUCCESS"
     finally:
         for worker in workers:
             os.killpg(worker.pid, 15)
             worker.wait(timeout=60)
-    assert scaled_out.returncode == 0, scaled_out.stdout + scaled_out.stderr
-    assert "3 of 3 days succeeded" in scaled_out.stdout
-    print(scaled_out.stdout)
 
     # Both workers executed steps, and the instance in PostgreSQL recorded them as celery steps.
     for name, log in logs.items():
         assert "succeeded in" in log.read_text(), f"{name} ran no step"
     with psycopg2.connect(dbname=postgres_database, **PG) as db, db.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM event_logs WHERE event LIKE %s",
-            ("%in celery worker%",),
-        )
+        cursor.execute("SELECT count(*) FROM event_logs WHERE event LIKE %s", ("%celery worker%",))
         assert cursor.fetchone()[0] > 0
 
-    in_process = _backfill(_environment(tmp_path / "in_process"))
-    assert in_process.returncode == 0, in_process.stdout + in_process.stderr
-    print(in_process.stdout)
+    in_process_env = _environment(tmp_path / "in_process", ANALYTICS_EXECUTOR="in_process")
+    assert _asset_backfill(in_process_env, monkeypatch) == "COMPLETED_SUCCESS"
     expected = _tables(tmp_path / "in_process" / "lake")
     actual = _tables(tmp_path / "celery" / "lake")
     assert sorted(actual) == sorted(expected)
