@@ -58,7 +58,9 @@ BREAKDOWN_COLUMNS = {
 }
 
 
-def cut_bucket(value: pl.Expr, cuts: Sequence[float], percent: bool = False) -> tuple[pl.Expr, pl.Expr]:
+def cut_bucket(
+    value: pl.Expr, cuts: Sequence[float], percent: bool = False
+) -> tuple[pl.Expr, pl.Expr]:
     """The label "[lo, hi)" of `value`'s bucket between `cuts` (as percentages with `percent`)
     and its numeric sort key (0 = lowest; "unknown" for a null value, sorted last)."""
 
@@ -95,9 +97,7 @@ def average_daily_volume(pretrade: pl.DataFrame, trade_date: dt.date) -> pl.Data
         .group_by("symbol")
         .agg(_adv_before=pl.col("day_volume").mean())
     )
-    today = days.filter(pl.col("trade_date") == trade_date).select(
-        "symbol", _today="day_volume"
-    )
+    today = days.filter(pl.col("trade_date") == trade_date).select("symbol", _today="day_volume")
     return (
         today.join(before, on="symbol", how="full", coalesce=True)
         .select("symbol", adv=pl.coalesce("_adv_before", "_today"))
@@ -203,7 +203,9 @@ def order_breakdowns(
                 bucket_order=order,
             )
         )
-    grouped = pl.concat(parts).group_by("dimension", "bucket", "bucket_order").agg(cost_aggregates())
+    grouped = (
+        pl.concat(parts).group_by("dimension", "bucket", "bucket_order").agg(cost_aggregates())
+    )
     return (
         finish(grouped, trade_date)
         .select(pl.col(c).cast(t) for c, t in BREAKDOWN_COLUMNS.items())
@@ -234,8 +236,13 @@ def fill_breakdown(fills_tca: pl.DataFrame, by: str, trade_date: dt.date) -> pl.
         .agg(cost_aggregates())
         .with_columns(
             pl.lit(None, dtype=pl.Float64).alias(c)
-            for c in ("notional", "is_total_bps", "is_total_dollars", "opportunity_cost_bps")
-            + ("opportunity_dollars",)
+            for c in (
+                "notional",
+                "is_total_bps",
+                "is_total_dollars",
+                "opportunity_cost_bps",
+                "opportunity_dollars",
+            )
         )
         .with_columns(unfilled_shares=pl.lit(None, dtype=pl.Int64))
     )
