@@ -12,9 +12,9 @@ import uuid
 from pathlib import Path
 
 import polars as pl
+from polars.testing import assert_frame_equal
 import psycopg2
 import pytest
-from polars.testing import assert_frame_equal
 
 from tests.conftest import PG
 
