@@ -17,13 +17,13 @@ from analytics_platform.tca.schemas import (
     EFFECTS,
     FILL_TCA,
     IMPACT_SPLIT,
-    REVERSION_CURVES,
-    ROUTING,
-    RULE_605_SYMBOL,
     ORDER_TCA,
     PRETRADE,
     PRETRADE_CALIBRATION,
+    REVERSION_CURVES,
+    ROUTING,
     RULE_605,
+    RULE_605_SYMBOL,
     SUMMARY_CONTRACTS,
 )
 from assets.raw_events import raw_event_assets
