@@ -23,6 +23,7 @@ from analytics_platform.quality.checks import CheckOutcome, unique_key_check
 from analytics_platform.reporting import markdown_table
 from analytics_platform.tca import fill_tca, order_tca
 from analytics_platform.tca.aggregates import TCA_WINDOW_DAYS, cost_summary
+from analytics_platform.tca.breakdowns import average_daily_volume, order_breakdowns
 from analytics_platform.tca.checks import (
     fill_identity_check,
     order_identity_check,
@@ -37,24 +38,37 @@ from analytics_platform.tca.daily import (
     with_notional,
 )
 from analytics_platform.tca.effects import ENTITIES, entity_effects
-from analytics_platform.tca.execution_quality import outliers, outside_nbbo_share, rule_605
+from analytics_platform.tca.execution_quality import (
+    outliers,
+    outside_nbbo_share,
+    routing,
+    rule_605,
+    rule_605_by_symbol,
+)
+from analytics_platform.tca.own_prints import match_own_prints, own_print_match_rate
 from analytics_platform.tca.pretrade import (
     pretrade_calibration,
     pretrade_vs_realised,
     symbol_day_market,
 )
+from analytics_platform.tca.reversion import fill_markouts, impact_split, reversion_curves
 from analytics_platform.tca.schemas import (
+    BREAKDOWNS,
     DAILY_REPORT,
     EFFECTS,
     ENTITY_SCORES,
     FILL_TCA,
+    IMPACT_SPLIT,
     MARKOUT_CURVES,
     ORDER_SCORES,
     ORDER_TCA,
     OUTLIERS,
     PRETRADE,
     PRETRADE_CALIBRATION,
+    REVERSION_CURVES,
+    ROUTING,
     RULE_605,
+    RULE_605_SYMBOL,
     SUMMARY_CONTRACTS,
 )
 from analytics_platform.tca.score import (
@@ -194,6 +208,12 @@ def tca_orders(context: AssetExecutionContext, lake: LakeResource, tca: TcaConfi
         metadata={
             **write_metadata(written, result),
             **_cost_metadata(result, "orders", "is_total_bps", "algo"),
+            "own_print_match_rate": own_print_match_rate(
+                match_own_prints(
+                    store.scan(MARKET_TRADES, [day]), store.scan(TRADE_EXECUTED.table, [day])
+                ),
+                store.scan(TRADE_EXECUTED.table, [day]),
+            ),
         },
         check_results=[
             check_result(order_identity_check(result)),
@@ -449,9 +469,23 @@ def tca_outliers(
     )
 
 
+REPORT_INPUTS = (
+    LakeInput(FILL_TCA),
+    LakeInput(OUTLIERS),
+    LakeInput(PRETRADE),
+    LakeInput(PRETRADE_CALIBRATION),
+)
+REPORT_WINDOW = LakeInput(ORDER_TCA, days_before=TCA_WINDOW_DAYS - 1, with_day=True)
+
+
+def _nested_preview(report: pl.DataFrame, column: str, fields: list[str]) -> MetadataValue:
+    rows = report.select(pl.col(column).explode()).unnest(column).select(fields)
+    return MetadataValue.md(markdown_table(rows, 30))
+
+
 @tca_table_asset(
     DAILY_REPORT,
-    [FILL_TCA.table, ORDER_TCA.table, OUTLIERS.table],
+    [*REPORT_INPUTS, REPORT_WINDOW],
     kinds={*KINDS, "pulsar"},
     description=DAILY_REPORT.description + f" Topic: {TCA_REPORT.topic}.",
 )
@@ -460,17 +494,57 @@ def tca_daily_report(
 ) -> MaterializeResult:
     day = partition_date(context.partition_key)
     store = lake.lake()
+    fills, found, pretrade, calibration = (
+        i.read(store, context.partition_key) for i in REPORT_INPUTS
+    )
+    window = REPORT_WINDOW.read(store, context.partition_key)
     report = daily_report(
-        store.scan(FILL_TCA, [day]).collect(),
-        store.scan(ORDER_TCA, [day]).collect(),
-        store.scan(OUTLIERS, [day]).collect(),
+        fills,
+        window.filter(pl.col("trade_date") == day),
+        found,
         day,
+        window_orders=window,
+        pretrade=pretrade,
+        calibration=calibration,
     )
     written = store.write_partition(DAILY_REPORT, report, day)
     with pulsar.client() as client:  # same event id on a re-run: consumers see nothing new
         publish_outbound(client, TCA_REPORT, report)
+    row = report.row(0, named=True)
+    costs = ["bucket", "n_orders", "cost_bps", "cost_ci_low", "cost_ci_high", "dollar_cost"]
+    headline = pl.DataFrame(
+        {
+            "measure": ["arrival cost", "implementation shortfall", "window arrival cost"],
+            "bps": [row["arrival_cost_bps"], row["is_total_bps"], row["window_arrival_cost_bps"]],
+            "ci_low": [
+                row["arrival_cost_ci_low"],
+                row["is_total_ci_low"],
+                row["window_arrival_cost_ci_low"],
+            ],
+            "ci_high": [
+                row["arrival_cost_ci_high"],
+                row["is_total_ci_high"],
+                row["window_arrival_cost_ci_high"],
+            ],
+            "dollars": [row["arrival_cost_dollars"], row["is_total_dollars"], None],
+        },
+        schema_overrides={"dollars": pl.Float64},
+    )
     return MaterializeResult(
-        metadata={**write_metadata(written, report), "published_to": TCA_REPORT.topic}
+        metadata={
+            **write_metadata(written, report),
+            "published_to": TCA_REPORT.topic,
+            "headline": MetadataValue.md(markdown_table(headline)),
+            "arrival_cost_vs_window_bps": row["arrival_cost_vs_window_bps"],
+            "pretrade_bias_bps": row["pretrade_bias_bps"],
+            **{
+                f"by_{d}": _nested_preview(report, f"by_{d}", costs)
+                for d in ("algo", "broker", "venue", "urgency")
+            },
+            "top_outliers": _nested_preview(
+                report, "top_outliers", ["order_id", "symbol", "z_score", "detail"]
+            ),
+        }
     )
 
 
@@ -521,7 +595,206 @@ def tca_entity_scores(context: AssetExecutionContext, lake: LakeResource) -> Mat
     )
 
 
+BREAKDOWN_INPUTS = (LakeInput(ORDER_TCA), _window(PRETRADE))
+
+
+@tca_table_asset(
+    BREAKDOWNS,
+    list(BREAKDOWN_INPUTS),
+    check_specs=[
+        _check_spec(
+            lake_key(BREAKDOWNS.table),
+            "interval_bounds",
+            "cost_ci_low ≤ cost_bps ≤ cost_ci_high wherever the cost is known",
+        )
+    ],
+)
+def tca_breakdowns(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+    """ADV: the symbol's mean tape volume over the window's earlier days (tca/pretrade)."""
+    day = partition_date(context.partition_key)
+    store = lake.lake()
+    orders, pretrade = (i.read(store, context.partition_key) for i in BREAKDOWN_INPUTS)
+    table = order_breakdowns(orders, average_daily_volume(pretrade, day), day)
+    written = store.write_partition(BREAKDOWNS, table, day)
+    preview = table.select(
+        "dimension", "bucket", "n_orders", "cost_bps", "cost_ci_low", "cost_ci_high",
+        "dollar_cost", "opportunity_dollars",
+    )  # fmt: skip
+    known = table.filter(pl.col("cost_std_error").is_not_null())
+    return MaterializeResult(
+        metadata={
+            **write_metadata(written, table),
+            "breakdowns": MetadataValue.md(markdown_table(preview, 60)),
+        },
+        check_results=[
+            check_result(_interval_check(known, "cost_bps", "cost_ci_low", "cost_ci_high"))
+        ],
+    )
+
+
+@tca_table_asset(REVERSION_CURVES, [FILL_TCA.table, ORDER_TCA.table, QUOTES.table])
+def tca_reversion_curves(
+    context: AssetExecutionContext, lake: LakeResource, tca: TcaConfig
+) -> MaterializeResult:
+    day = partition_date(context.partition_key)
+    store = lake.lake()
+    fills = store.scan(FILL_TCA, [day]).collect()
+    markouts = fill_markouts(fills, store.scan(QUOTES, [day]), max_quote_age=tca.max_quote_age)
+    table = reversion_curves(markouts, store.scan(ORDER_TCA, [day]).collect(), day)
+    written = store.write_partition(REVERSION_CURVES, table, day)
+    curve = (
+        table.filter(pl.col("algo") == "ALL")
+        .pivot("fill_type", index=["horizon_s", "horizon"], values="markout_bps")
+        .sort("horizon_s")
+    )
+    return MaterializeResult(
+        metadata={
+            **write_metadata(written, table),
+            "curve_all_algos": MetadataValue.md(markdown_table(curve, 20)),
+        }
+    )
+
+
+SPLIT_INPUT = _window(ORDER_TCA)
+
+
+@tca_table_asset(
+    IMPACT_SPLIT,
+    [SPLIT_INPUT],
+    check_specs=[
+        _check_spec(
+            lake_key(IMPACT_SPLIT.table),
+            "split_identity",
+            "pooled permanent + temporary = pooled arrival cost on every row (1e-9 bps)",
+        )
+    ],
+)
+def tca_impact_split(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+    day = partition_date(context.partition_key)
+    window = SPLIT_INPUT.days(context.partition_key)
+    table = impact_split(
+        SPLIT_INPUT.read(lake.lake(), context.partition_key),
+        window_start=window[0],
+        window_end=window[-1],
+        trade_date=day,
+    )
+    written = lake.lake().write_partition(IMPACT_SPLIT, table, day)
+    gap = table.select(
+        (pl.col("permanent_bps") + pl.col("temporary_bps") - pl.col("arrival_cost_bps")).abs().max()
+    ).item()
+    gap = float(gap or 0.0)
+    preview = table.select(
+        "dimension", "bucket", "n_orders", "arrival_cost_bps", "permanent_bps",
+        "permanent_ci_low", "permanent_ci_high", "temporary_bps", "temporary_ci_low",
+        "temporary_ci_high",
+    )  # fmt: skip
+    return MaterializeResult(
+        metadata={
+            **write_metadata(written, table),
+            "split": MetadataValue.md(markdown_table(preview, 20)),
+        },
+        check_results=[
+            check_result(
+                CheckOutcome(
+                    "split_identity", gap <= 1e-9, f"max gap {gap:.2e} bps", {"max_gap_bps": gap}
+                )
+            )
+        ],
+    )
+
+
+@tca_table_asset(
+    RULE_605_SYMBOL,
+    [FILL_TCA.table, ORDER_TCA.table],
+    check_specs=[
+        _check_spec(
+            lake_key(RULE_605_SYMBOL.table),
+            "quote_positions",
+            "shares inside + at + outside the quote ≤ shares executed (equal when every fill has a"
+            " quote)",
+        )
+    ],
+)
+def tca_rule_605_symbol(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+    day = partition_date(context.partition_key)
+    store = lake.lake()
+    table = rule_605_by_symbol(
+        store.scan(FILL_TCA, [day]).collect(), store.scan(ORDER_TCA, [day]).collect(), day
+    )
+    written = store.write_partition(RULE_605_SYMBOL, table, day)
+    positioned = (
+        pl.col("shares_inside_quote") + pl.col("shares_at_quote") + pl.col("shares_outside_quote")
+    )
+    bad = table.filter(positioned > pl.col("shares")).height
+    totals = table.select(
+        pl.col("shares", "shares_inside_quote", "shares_at_quote", "shares_outside_quote",
+               "size_improved_shares").sum()
+    )  # fmt: skip
+    return MaterializeResult(
+        metadata={
+            **write_metadata(written, table),
+            "totals": MetadataValue.md(markdown_table(totals)),
+        },
+        check_results=[
+            check_result(
+                CheckOutcome(
+                    "quote_positions", bad == 0, f"{bad} rows over their shares", {"bad_rows": bad}
+                )
+            )
+        ],
+    )
+
+
+@tca_table_asset(
+    ROUTING,
+    [FILL_TCA.table, ORDER_TCA.table],
+    check_specs=[
+        _check_spec(
+            lake_key(ROUTING.table),
+            "shares_sum_to_one",
+            "Venue shares of shares and notional sum to 1 per order type",
+        )
+    ],
+)
+def tca_routing(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+    day = partition_date(context.partition_key)
+    store = lake.lake()
+    table = routing(
+        store.scan(FILL_TCA, [day]).collect(), store.scan(ORDER_TCA, [day]).collect(), day
+    )
+    written = store.write_partition(ROUTING, table, day)
+    sums = table.group_by("order_type").agg(pl.col("share_of_shares", "share_of_notional").sum())
+    gap = sums.select(
+        pl.max_horizontal(
+            (pl.col("share_of_shares") - 1).abs(), (pl.col("share_of_notional") - 1).abs()
+        ).max()
+    ).item()
+    gap = float(gap or 0.0)
+    preview = table.filter(pl.col("order_type") == "ALL").select(
+        "venue", "shares", "share_of_shares", "share_of_notional", "passive_share", "net_fees",
+        "net_fee_mils_per_share",
+    )  # fmt: skip
+    return MaterializeResult(
+        metadata={
+            **write_metadata(written, table),
+            "routing": MetadataValue.md(markdown_table(preview)),
+        },
+        check_results=[
+            check_result(
+                CheckOutcome(
+                    "shares_sum_to_one", gap <= 1e-9, f"max gap {gap:.2e}", {"max_gap": gap}
+                )
+            )
+        ],
+    )
+
+
 tca_assets = [
+    tca_breakdowns,
+    tca_reversion_curves,
+    tca_impact_split,
+    tca_rule_605_symbol,
+    tca_routing,
     tca_order_scores,
     tca_entity_scores,
     tca_daily_report,

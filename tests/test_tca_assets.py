@@ -12,12 +12,18 @@ from analytics_platform.lake import Lake
 from analytics_platform.landing import LandingZone
 from analytics_platform.tca import fill_tca
 from analytics_platform.tca.schemas import (
+    BREAKDOWNS,
+    DAILY_REPORT,
     EFFECTS,
     FILL_TCA,
+    IMPACT_SPLIT,
     ORDER_TCA,
     PRETRADE,
     PRETRADE_CALIBRATION,
+    REVERSION_CURVES,
+    ROUTING,
     RULE_605,
+    RULE_605_SYMBOL,
     SUMMARY_CONTRACTS,
 )
 from assets.raw_events import raw_event_assets
@@ -84,3 +90,20 @@ def test_tca_graph_for_one_day(tmp_path, small_day):
     for entity in ("algo", "broker"):
         table = lake.scan(EFFECTS[entity], [TRADE_DATE]).collect()
         assert set(table["entity"]) == set(small_day.orders[entity])
+    breakdowns = lake.scan(BREAKDOWNS, [TRADE_DATE]).collect()
+    for _, group in breakdowns.group_by("dimension"):
+        assert group["n_orders"].sum() == small_day.orders.height
+    curves = lake.scan(REVERSION_CURVES, [TRADE_DATE]).collect()
+    assert set(curves["horizon_s"]) <= {-60, -30, -5, 0, 1, 5, 30, 60, 300, 1800}
+    assert set(curves["fill_type"]) == {"dark", "lit_passive", "lit_aggressive"}
+    split = lake.scan(IMPACT_SPLIT, [TRADE_DATE]).collect()
+    assert set(split["dimension"]) == {"all", "participation", "urgency"}
+    by_symbol = lake.scan(RULE_605_SYMBOL, [TRADE_DATE]).collect()
+    assert by_symbol["covered_orders"].sum() == small_day.orders.height
+    assert by_symbol["shares"].sum() == small_day.executions["quantity"].sum()
+    routed = lake.scan(ROUTING, [TRADE_DATE]).collect().filter(pl.col("order_type") == "ALL")
+    assert routed["shares"].sum() == small_day.executions["quantity"].sum()
+    report = lake.scan(DAILY_REPORT, [TRADE_DATE]).collect().row(0, named=True)
+    assert report["window_orders"] == small_day.orders.height
+    assert {r["bucket"] for r in report["by_algo"]} == set(small_day.orders["algo"])
+    assert "top_outliers" in json.loads(reports[0].data())

@@ -56,7 +56,10 @@ def rule_605(
         if c.startswith("realized_spread_bps_")
     ]
     orders = orders_tca.select(
-        "order_id", "order_type", bucket=notional_bucket(cuts).cast(pl.String)
+        "order_id",
+        "order_type",
+        bucket=notional_bucket(cuts).cast(pl.String),
+        bucket_order=notional_bucket_order(cuts),
     )
     fills = fills_tca.join(orders, on="order_id").join(
         orders_tca.select("order_id", "arrival_ts"), on="order_id"
@@ -70,7 +73,7 @@ def rule_605(
 
     improved = pl.col("price_improvement") > 0
     seconds_to_fill = (pl.col("ts") - pl.col("arrival_ts")).dt.total_nanoseconds() / 1e9
-    per_fill = fills.group_by("order_type", "bucket").agg(
+    per_fill = fills.group_by("order_type", "bucket", "bucket_order").agg(
         q.sum().alias("shares"),
         share_avg(pl.col("effective_spread_bps")).alias("avg_effective_spread_bps"),
         (
@@ -89,11 +92,11 @@ def rule_605(
         share_avg(seconds_to_fill, improved).alias("avg_improved_time_s"),
         share_avg(seconds_to_fill).alias("avg_time_to_execution_s"),
     )
-    counts = orders.group_by("order_type", "bucket").agg(orders=pl.len())
+    counts = orders.group_by("order_type", "bucket", "bucket_order").agg(orders=pl.len())
     return (
-        counts.join(per_fill, on=["order_type", "bucket"], how="left")
+        counts.join(per_fill, on=["order_type", "bucket", "bucket_order"], how="left")
         .with_columns(trade_date=pl.lit(trade_date))
-        .sort("order_type", "bucket")
+        .sort("order_type", "bucket_order")
     )
 
 
@@ -146,3 +149,127 @@ def outside_nbbo_share(fills_tca: pl.DataFrame, found: pl.DataFrame) -> float | 
     quoted = fills_tca["bid_at_fill"].is_not_null().sum()
     outside = found.filter(pl.col("kind") == "fill_outside_nbbo").height
     return outside / quoted if quoted else None
+
+
+# Rule 605 as filed: order-size categories in shares (the 605 covered sizes, and the larger
+# orders a desk also trades), time-to-execution categories in seconds from the order's arrival.
+SIZE_CATEGORY_SHARES = (100, 500, 2_000, 5_000, 10_000)
+TIME_CATEGORY_SECONDS = (10, 30, 60, 300, 1_800)
+
+
+def _category(value: pl.Expr, cuts: Sequence[float], unit: str) -> tuple[pl.Expr, pl.Expr]:
+    """Label "[lo, hi) unit" of `value` between `cuts` and its numeric sort key."""
+    edges = [0, *cuts]
+    labels = [f"[{lo:g}, {hi:g}) {unit}" for lo, hi in zip(edges, cuts, strict=False)]
+    labels.append(f"[{cuts[-1]:g}, inf) {unit}")
+    order = pl.sum_horizontal([(value >= cut).cast(pl.Int64) for cut in cuts]).cast(pl.Int64)
+    return order.replace_strict(dict(enumerate(labels)), return_dtype=pl.String), order
+
+
+def quote_position() -> pl.Expr:
+    """Where a fill printed against the NBBO defining M(t), from the side that pays: "inside"
+    (better than the far side: BUY below the ask, SELL above the bid), "at" (at it), "outside"
+    (worse); null without a quote."""
+    improvement = pl.col("price_improvement")  # BUY ask − p, SELL p − bid
+    return (
+        pl.when(improvement.is_null())
+        .then(pl.lit(None, dtype=pl.String))
+        .when(improvement.round(8) > 0)
+        .then(pl.lit("inside"))
+        .when(improvement.round(8) == 0)
+        .then(pl.lit("at"))
+        .otherwise(pl.lit("outside"))
+    )
+
+
+def rule_605_by_symbol(
+    fills_tca: pl.DataFrame, orders_tca: pl.DataFrame, trade_date: dt.date
+) -> pl.DataFrame:
+    """Rule 605 in its filed shape: per symbol, order type and order-size category (the parent
+    order's shares): covered orders and shares; shares executed inside, at and outside the
+    quote; price improvement (share-weighted average $/share over improved shares); size
+    improvement (shares executed at or inside the quote beyond the size displayed there); and
+    shares executed per time-to-execution category (seconds from arrival to the fill)."""
+    size_label, size_order = _category(pl.col("quantity"), SIZE_CATEGORY_SHARES, "shares")
+    orders = orders_tca.select(
+        "order_id",
+        "symbol",
+        "order_type",
+        "arrival_ts",
+        size_category=size_label,
+        size_category_order=size_order,
+    )
+    seconds = (pl.col("ts") - pl.col("arrival_ts")).dt.total_nanoseconds() / 1e9
+    _, time_order = _category(seconds, TIME_CATEGORY_SECONDS, "s")
+    displayed = (
+        pl.when(pl.col("side") == "BUY")
+        .then(pl.col("ask_size_at_fill"))
+        .otherwise(pl.col("bid_size_at_fill"))
+    )
+    position = quote_position()
+    q = pl.col("quantity")
+    improved = position == "inside"
+    keys = ["symbol", "order_type", "size_category", "size_category_order"]
+    fills = (
+        fills_tca.drop("symbol")
+        .join(orders, on="order_id")
+        .with_columns(_position=position, _time=time_order)
+        .group_by(keys)
+        .agg(
+            shares=q.sum().cast(pl.Int64),
+            shares_inside_quote=q.filter(pl.col("_position") == "inside").sum().cast(pl.Int64),
+            shares_at_quote=q.filter(pl.col("_position") == "at").sum().cast(pl.Int64),
+            shares_outside_quote=q.filter(pl.col("_position") == "outside").sum().cast(pl.Int64),
+            avg_price_improvement=(pl.col("price_improvement") * q).filter(improved).sum()
+            / q.filter(improved).sum(),
+            size_improved_shares=(q - displayed)
+            .clip(lower_bound=0)
+            .filter(pl.col("_position").is_in(["at", "inside"]))
+            .sum()
+            .cast(pl.Int64),
+            **{
+                f"shares_exec_{name}": q.filter(pl.col("_time") == i).sum().cast(pl.Int64)
+                for i, name in enumerate(_TIME_NAMES)
+            },
+        )
+    )
+    counts = orders.group_by(keys).agg(covered_orders=pl.len().cast(pl.Int64))
+    return (
+        counts.join(fills, on=keys, how="left")
+        .with_columns(trade_date=pl.lit(trade_date, dtype=pl.Date))
+        .sort("symbol", "order_type", "size_category_order")
+    )
+
+
+_TIME_NAMES = ("0_9s", "10_29s", "30_59s", "60_299s", "300_1799s", "1800s_plus")
+
+
+def routing(fills_tca: pl.DataFrame, orders_tca: pl.DataFrame, trade_date: dt.date) -> pl.DataFrame:
+    """Rule-606-style routing: per order type (and ALL) and venue, fills, shares and notional
+    with the venue's share of the section's shares and notional, passive (ADD) share, fees paid,
+    rebates received and net fees (positive = paid) in $ and in mils per share."""
+    frame = fills_tca.lazy().join(
+        orders_tca.lazy().select("order_id", "order_type"), on="order_id", how="left"
+    )
+    both = pl.concat([frame, frame.with_columns(order_type=pl.lit("ALL"))])
+    q, fee = pl.col("quantity"), pl.col("fee")
+    return (
+        both.group_by("order_type", "venue")
+        .agg(
+            fills=pl.len().cast(pl.Int64),
+            shares=q.sum().cast(pl.Int64),
+            notional=(pl.col("price") * q).sum(),
+            passive_share=q.filter(pl.col("liquidity") == "ADD").sum() / q.sum(),
+            fees_paid=fee.filter(fee > 0).sum(),
+            rebates_received=-fee.filter(fee < 0).sum(),
+            net_fees=fee.sum(),
+        )
+        .with_columns(
+            share_of_shares=pl.col("shares") / pl.col("shares").sum().over("order_type"),
+            share_of_notional=pl.col("notional") / pl.col("notional").sum().over("order_type"),
+            net_fee_mils_per_share=1e3 * pl.col("net_fees") / pl.col("shares"),
+            trade_date=pl.lit(trade_date, dtype=pl.Date),
+        )
+        .sort("order_type", "venue")
+        .collect()
+    )

@@ -52,14 +52,35 @@ def fill_tca(
         "arrival": pl.col("arrival_ts"),
         **{h: pl.col("ts").dt.offset_by(h) for h in horizons},
     }
-    found = quotes_at(base, points, quote_book(quotes), max_quote_age).select(
+    book = quote_book(quotes)
+    found = quotes_at(base, points, book, max_quote_age).select(
         mid_at_fill="mid_fill",
         bid_at_fill="bid_fill",
         ask_at_fill="ask_fill",
         arrival_mid="mid_arrival",
         **{f"_mid_{h}": f"mid_{h}" for h in horizons},
     )
-    frame = pl.concat([base, found], how="horizontal").lazy()
+    # The sizes displayed at the quote defining M(t) (Rule 605's size improvement).
+    sizes = [c for c in ("bid_sz", "ask_sz") if c in book.rows.columns]
+    displayed = (
+        book.rows_at(base, {"fill": pl.col("ts")}, sizes, strictly_before=True)["fill"]
+        if sizes
+        else pl.DataFrame(index=range(base.height))
+    )
+    displayed = displayed.select(
+        pl.col(c).cast(pl.Int64).alias(f"{c.removesuffix('_sz')}_size_at_fill")
+        if c in sizes
+        else pl.lit(None, dtype=pl.Int64).alias(f"{c.removesuffix('_sz')}_size_at_fill")
+        for c in ("bid_sz", "ask_sz")
+    )
+    frame = (
+        pl.concat([base, found, displayed], how="horizontal")
+        .lazy()
+        .with_columns(
+            pl.when(pl.col("mid_at_fill").is_not_null()).then(pl.col(c))
+            for c in ("bid_size_at_fill", "ask_size_at_fill")
+        )
+    )
     s, p, m, m0 = side_sign(), pl.col("price"), pl.col("mid_at_fill"), pl.col("arrival_mid")
     per_horizon = []
     for h in horizons:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from analytics_platform.tca.fills import DEFAULT_MAX_QUOTE_AGE
+from analytics_platform.tca.own_prints import match_own_prints
 from analytics_platform.timeseries import (
     GROUP,
     TIE,
@@ -139,7 +140,12 @@ def order_tca(
         book,
         max_quote_age,
     ).select(arrival_mid="mid_arrival", end_mid="mid_end", _post_mid="mid_post")
-    window = _window_sums(_tape(market_trades), base)
+    # The tape twice: every print, and without the prints that are our own fills (own_prints).
+    tape = match_own_prints(market_trades, fills)
+    window = _window_sums(_tape(tape), base)
+    window_ex_own = _window_sums(_tape(tape.filter(~pl.col("is_own"))), base).select(
+        pl.all().name.suffix("_ex_own")
+    )
     integrals = _mid_integrals(book, base)
     day_vwap = (
         market_trades.lazy()
@@ -149,7 +155,7 @@ def order_tca(
     with_fills = base.join(executed, on="order_id", how="left", maintain_order="left")
     frame = (
         pl.concat(
-            [with_fills, mids, window, integrals],
+            [with_fills, mids, window, window_ex_own, integrals],
             how="horizontal",
         )
         .lazy()
@@ -165,6 +171,10 @@ def order_tca(
     interval_vwap = pl.when(window_volume > 0).then(
         (pl.col("_hi_notional") - pl.col("_lo_notional")) / window_volume
     )
+    volume_ex_own = pl.col("_hi_volume_ex_own") - pl.col("_lo_volume_ex_own")
+    interval_vwap_ex_own = pl.when(volume_ex_own > 0).then(
+        (pl.col("_hi_notional_ex_own") - pl.col("_lo_notional_ex_own")) / volume_ex_own
+    )
     # No quote in force at end_ts (none yet that day): M is undefined over the whole window.
     covered_from = pl.when(pl.col("first_quote_ts").is_not_null()).then(
         pl.max_horizontal("arrival_ts", "first_quote_ts")
@@ -175,7 +185,12 @@ def order_tca(
     )
     budget = q * pd_ / 1e4  # bps of the decision-time value of the order
     return (
-        frame.with_columns(avg_fill_px=avg, interval_vwap=interval_vwap, twap=twap)
+        frame.with_columns(
+            avg_fill_px=avg,
+            interval_vwap=interval_vwap,
+            interval_vwap_ex_own=interval_vwap_ex_own,
+            twap=twap,
+        )
         .with_columns(
             fill_rate=x / q,
             arrival_cost_bps=1e4 * s * (pl.col("avg_fill_px") - p0_) / p0_,
@@ -183,12 +198,17 @@ def order_tca(
             * s
             * (pl.col("avg_fill_px") - pl.col("interval_vwap"))
             / pl.col("interval_vwap"),
+            vwap_ex_own_cost_bps=1e4
+            * s
+            * (pl.col("avg_fill_px") - pl.col("interval_vwap_ex_own"))
+            / pl.col("interval_vwap_ex_own"),
             day_vwap_cost_bps=1e4
             * s
             * (pl.col("avg_fill_px") - pl.col("_day_vwap"))
             / pl.col("_day_vwap"),
             twap_cost_bps=1e4 * s * (pl.col("avg_fill_px") - pl.col("twap")) / pl.col("twap"),
             participation_rate=pl.when(window_volume > 0).then(x / window_volume),
+            participation_ex_own=pl.when(volume_ex_own > 0).then(x / volume_ex_own),
             is_delay_bps=s * q * (p0_ - pd_) / budget,
             is_trading_bps=pl.when(filled)
             .then(s * x * (pl.col("avg_fill_px") - p0_))

@@ -185,3 +185,27 @@ def pretrade_calibration(
         .sort("dimension", "group_order")
         .collect()
     )
+
+
+def pretrade_summary(pretrade: pl.DataFrame) -> pl.DataFrame:
+    """One row over the orders with both costs known: notional-weighted expected and realised
+    cost and the bias with its 95% interval (the day's pre-trade vs realised)."""
+    known = pretrade.lazy().filter(pl.col("surprise_bps").is_not_null() & (pl.col("notional") > 0))
+    w = pl.col("notional")
+    bias, se = weighted_mean_and_se(pl.col("surprise_bps"), w)
+    return (
+        known.select(
+            expected_cost_bps=weighted_mean_and_se(pl.col("expected_cost_bps"), w)[0],
+            realised_cost_bps=weighted_mean_and_se(pl.col("arrival_cost_bps"), w)[0],
+            pretrade_bias_bps=bias,
+            _se=se,
+        )
+        .with_columns(
+            pretrade_bias_ci_low=pl.col("pretrade_bias_bps") - Z95 * pl.col("_se"),
+            pretrade_bias_ci_high=pl.col("pretrade_bias_bps") + Z95 * pl.col("_se"),
+        )
+        .drop("_se")
+        .collect()
+        .cast(pl.Float64)
+        .fill_nan(None)
+    )

@@ -18,9 +18,15 @@ from analytics_platform.events.contracts import (
 )
 from analytics_platform.marketdata.schemas import MARKET_TRADES, QUOTES
 from analytics_platform.tca.aggregates import cost_summary
-from analytics_platform.tca.daily import SUMMARIES, daily_report
+from analytics_platform.tca.breakdowns import BREAKDOWN_COLUMNS
+from analytics_platform.tca.daily import SUMMARIES, daily_report, markout_curves
 from analytics_platform.tca.effects import EFFECT_COLUMNS
-from analytics_platform.tca.execution_quality import outliers, rule_605
+from analytics_platform.tca.execution_quality import (
+    outliers,
+    routing,
+    rule_605,
+    rule_605_by_symbol,
+)
 from analytics_platform.tca.fills import DEFAULT_HORIZONS, fill_tca
 from analytics_platform.tca.orders import order_tca
 from analytics_platform.tca.pretrade import (
@@ -28,6 +34,7 @@ from analytics_platform.tca.pretrade import (
     pretrade_vs_realised,
     symbol_day_market,
 )
+from analytics_platform.tca.reversion import CURVE_COLUMNS, SPLIT_COLUMNS
 from analytics_platform.tca.score import order_components
 
 GLOSSARY = {
@@ -73,6 +80,9 @@ GLOSSARY = {
     "day_vwap_cost_bps": "1e4·s·(P̄ − day VWAP)/day VWAP",
     "twap_cost_bps": "1e4·s·(P̄ − twap)/twap",
     "participation_rate": "X / market volume in [arrival_ts, end_ts]",
+    "interval_vwap_ex_own": "VWAP of the window's prints that are not our own fills (own_prints)",
+    "vwap_ex_own_cost_bps": "1e4·s·(P̄ − interval_vwap_ex_own)/interval_vwap_ex_own",
+    "participation_ex_own": "X / volume of the window's prints that are not our own fills",
     "is_delay_bps": "IS delay: s·Q·(P0 − Pd)/(Q·Pd)·1e4",
     "is_trading_bps": "IS trading: s·X·(P̄ − P0)/(Q·Pd)·1e4",
     "is_opportunity_bps": "IS opportunity: s·(Q − X)·(Pn − P0)/(Q·Pd)·1e4",
@@ -159,6 +169,74 @@ GLOSSARY = {
     "entity": "venue, algo or broker (the name, in the effects tables)",
     "name": "The venue, algo or broker",
     "trend_20d": "Least-squares slope of the daily score over the last 20 trading days",
+    "bid_size_at_fill": "Shares displayed at the bid of the quote defining M(t)",
+    "ask_size_at_fill": "Shares displayed at the ask of the quote defining M(t)",
+    "horizon_s": "Horizon in seconds (numeric sort key; negative = before the fill)",
+    "bucket_order": "Numeric sort key of the bucket within its dimension (smallest first)",
+    "n_filled": "Orders with at least one fill",
+    "executed_notional": "Σ X·P0: executed shares at the arrival mid (the arrival-cost weight)",
+    "cost_bps": "Arrival cost 1e4·s·(P̄ − P0)/P0, weighted by X·P0",
+    "cost_std_error": "Standard error of cost_bps (Kish effective n)",
+    "cost_ci_low": "Lower 95% bound of cost_bps",
+    "cost_ci_high": "Upper 95% bound of cost_bps",
+    "dollar_cost": "Σ s·X·(P̄ − P0): arrival cost in currency (= cost_bps·executed_notional/1e4)",
+    "is_total_dollars": "Σ is_total_bps·Q·Pd/1e4: implementation shortfall in currency",
+    "unfilled_shares": "Σ (Q − X)",
+    "opportunity_cost_bps": "Q·Pd-weighted IS opportunity s·(Q − X)·(Pn − P0)/(Q·Pd)·1e4",
+    "opportunity_dollars": "Σ s·(Q − X)·(Pn − P0): cost of the unfilled part in currency",
+    "fill_type": "dark, lit_passive (ADD) or lit_aggressive (REMOVE)",
+    "markout_std_error": "Standard error of the weighted markout (Kish effective n)",
+    "markout_ci_low": "Lower 95% bound of the markout",
+    "markout_ci_high": "Upper 95% bound of the markout",
+    "permanent_bps": "Pooled permanent impact 1e4·s·(M(end_ts+H) − P0)/P0, weighted by X·P0",
+    "permanent_std_error": "Standard error of the pooled permanent impact",
+    "permanent_ci_low": "Lower 95% bound of the pooled permanent impact",
+    "permanent_ci_high": "Upper 95% bound of the pooled permanent impact",
+    "temporary_bps": "Pooled temporary impact (arrival − permanent), weighted by X·P0",
+    "temporary_std_error": "Standard error of the pooled temporary impact",
+    "temporary_ci_low": "Lower 95% bound of the pooled temporary impact",
+    "temporary_ci_high": "Upper 95% bound of the pooled temporary impact",
+    "size_category": "Rule 605 order-size category (parent order shares)",
+    "size_category_order": "Numeric sort key of the size category",
+    "covered_orders": "Parent orders in the cell",
+    "shares_inside_quote": "Shares executed better than the quote (price improved)",
+    "shares_at_quote": "Shares executed at the quote",
+    "shares_outside_quote": "Shares executed worse than the quote",
+    "size_improved_shares": "Shares executed at or inside the quote beyond the displayed size",
+    "shares_exec_0_9s": "Shares executed 0–9 s after arrival",
+    "shares_exec_10_29s": "Shares executed 10–29 s after arrival",
+    "shares_exec_30_59s": "Shares executed 30–59 s after arrival",
+    "shares_exec_60_299s": "Shares executed 60–299 s after arrival",
+    "shares_exec_300_1799s": "Shares executed 5–30 min after arrival",
+    "shares_exec_1800s_plus": "Shares executed 30 min or more after arrival",
+    "passive_share": "Share of the shares that added liquidity (ADD)",
+    "fees_paid": "Σ positive fees (currency)",
+    "rebates_received": "Σ rebates (currency, positive)",
+    "net_fees": "Σ fees, positive = paid",
+    "net_fee_mils_per_share": "Net fees in mils ($0.001) per share",
+    "share_of_shares": "The venue's share of the section's executed shares",
+    "share_of_notional": "The venue's share of the section's executed notional",
+    "arrival_cost_dollars": "Σ s·X·(P̄ − P0) over the day's orders (currency)",
+    "arrival_cost_ci_low": "Lower 95% bound of the day's arrival cost",
+    "arrival_cost_ci_high": "Upper 95% bound of the day's arrival cost",
+    "is_total_ci_low": "Lower 95% bound of the day's implementation shortfall",
+    "is_total_ci_high": "Upper 95% bound of the day's implementation shortfall",
+    "window_orders": "Orders in the trailing window",
+    "window_arrival_cost_bps": "Notional-weighted arrival cost over the trailing window",
+    "window_arrival_cost_ci_low": "Lower 95% bound of the window's arrival cost",
+    "window_arrival_cost_ci_high": "Upper 95% bound of the window's arrival cost",
+    "window_is_total_bps": "Notional-weighted implementation shortfall over the window",
+    "arrival_cost_vs_window_bps": "The day's arrival cost minus the window's",
+    "realised_cost_bps": "Notional-weighted realised arrival cost (orders with an estimate)",
+    "pretrade_bias_bps": "Notional-weighted surprise (realised − expected) of the day",
+    "pretrade_bias_ci_low": "Lower 95% bound of the day's pre-trade bias",
+    "pretrade_bias_ci_high": "Upper 95% bound of the day's pre-trade bias",
+    "by_algo": "Per algo: orders, executed notional, cost bps with 95% interval, dollars, IS",
+    "by_broker": "Per broker: orders, executed notional, cost bps with 95% interval, dollars, IS",
+    "by_urgency": "Per urgency: orders, executed notional, cost bps with 95% interval, dollars",
+    "by_venue": "Per venue (fills): executed notional, cost bps with 95% interval, dollars",
+    "pretrade_calibration": "tca/pretrade_calibration rows (window): expected vs realised, bias",
+    "top_outliers": "The largest cost outliers by |z| with their reason",
 }
 
 
@@ -229,10 +307,12 @@ def summary_contract(table: str, by: list[str], description: str) -> TableContra
 SUMMARY_CONTRACTS: dict[str, TableContract] = {
     spec.table: summary_contract(spec.table, list(spec.by), spec.description) for spec in SUMMARIES
 }
-MARKOUT_CURVES = summary_contract(
+MARKOUT_CURVES = contract_from(
     "tca/markout_curves",
-    ["venue", "horizon"],
-    "Notional-weighted markout per venue and horizon: the post-fill price path, per day.",
+    markout_curves(_empty(FILL_TCA), dt.date(2000, 1, 1)).schema,
+    ["venue", "horizon", "metric"],
+    "Notional-weighted markout per venue and horizon: the post-fill price path, per day"
+    " (horizon_s sorts numerically).",
 )
 
 
@@ -324,4 +404,41 @@ ENTITY_SCORES = contract_from(
     ),
     ["entity", "name"],
     "Execution quality score per venue, algo and broker (shrunk for small samples), 20-day trend.",
+)
+
+BREAKDOWNS = contract_from(
+    "tca/breakdowns",
+    pl.Schema(BREAKDOWN_COLUMNS),
+    ["dimension", "bucket"],
+    "The day's costs by time of day, size/ADV, participation, urgency, order type, algo and"
+    " broker: arrival cost bps with 95% interval and in dollars, shortfall, opportunity cost of"
+    " the unfilled part.",
+)
+REVERSION_CURVES = contract_from(
+    "tca/reversion_curves",
+    pl.Schema(CURVE_COLUMNS),
+    ["algo", "fill_type", "horizon"],
+    "Notional-weighted markouts from 60 s before to 30 min after the fill, per algo and fill"
+    " type (dark / lit passive / lit aggressive), per day; horizon_s sorts numerically.",
+)
+IMPACT_SPLIT = contract_from(
+    "tca/impact_split",
+    pl.Schema(SPLIT_COLUMNS),
+    ["dimension", "bucket"],
+    "Permanent vs temporary impact pooled over the trailing window, per participation bucket"
+    " and urgency (the per-order split is mostly market noise).",
+)
+RULE_605_SYMBOL = contract_from(
+    "tca/rule_605_symbol",
+    rule_605_by_symbol(_empty(FILL_TCA), _empty(ORDER_TCA), dt.date(2000, 1, 1)).schema,
+    ["symbol", "order_type", "size_category"],
+    "Rule 605 in its filed shape: per symbol, order type and size category, shares inside / at"
+    " / outside the quote, price and size improvement, time-to-execution categories.",
+)
+ROUTING = contract_from(
+    "tca/routing",
+    routing(_empty(FILL_TCA), _empty(ORDER_TCA), dt.date(2000, 1, 1)).schema,
+    ["order_type", "venue"],
+    "Rule-606-style routing per order type (and ALL): venue share of shares and notional,"
+    " passive share, fees paid, rebates received and net fees.",
 )
