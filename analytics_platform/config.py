@@ -182,6 +182,11 @@ class PlatformSettings(BaseModel):
         alias="ANALYTICS_SENSOR_INTERVAL_S",
         description="seconds between two ticks of each Pulsar sensor",
     )
+    sensors_running: bool = Field(
+        True,
+        alias="ANALYTICS_SENSORS_RUNNING",
+        description="the Pulsar sensors start with the daemon (false: started from the UI)",
+    )
     # The embedded default's source of data: a simulated market and firm (docs/simulator.md).
     simulator: bool = Field(
         True,

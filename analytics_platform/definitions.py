@@ -49,7 +49,7 @@ defs = Definitions(
     ],
     jobs=[end_of_day_job, *ingest_jobs.values()],
     schedules=[end_of_day_schedule],
-    sensors=pulsar_sensors(settings.sensor_interval_s),
+    sensors=pulsar_sensors(settings.sensor_interval_s, settings.sensors_running),
     resources=build_resources(settings),
     executor=step_executor(settings),
 )

@@ -3,6 +3,7 @@
 import sys
 
 from benchmarks import (
+    cost_model,
     eod_tca,
     event_path,
     features,
@@ -24,6 +25,7 @@ BENCHMARKS = {
     "resume": resume.run,
     "features": features.run,
     "serving": serving.run,
+    "cost_model": cost_model.run,
 }
 
 

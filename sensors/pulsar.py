@@ -49,14 +49,14 @@ def partitions_in_flight(instance: DagsterInstance) -> set[str]:
     return {r.tags["dagster/partition"] for r in runs if "dagster/partition" in r.tags}
 
 
-def pulsar_sensor(workflow: str, interval_s: int) -> SensorDefinition:
+def pulsar_sensor(workflow: str, interval_s: int, running: bool = True) -> SensorDefinition:
     contracts = [c for c in INBOUND if c.spec.workflow == workflow]
 
     @sensor(
         name=f"pulsar_{workflow.replace('-', '_')}",
         job=ingest_jobs[workflow],
         minimum_interval_seconds=interval_s,
-        default_status=DefaultSensorStatus.RUNNING,
+        default_status=DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED,
         description=f"Requests {workflow} partition runs for trade dates with new events",
     )
     def _sensor(
@@ -118,7 +118,8 @@ def pulsar_sensor(workflow: str, interval_s: int) -> SensorDefinition:
     return _sensor
 
 
-def pulsar_sensors(interval_s: int) -> list[SensorDefinition]:
+def pulsar_sensors(interval_s: int, running: bool = True) -> list[SensorDefinition]:
     """One sensor per workflow, evaluated every `interval_s` seconds (ANALYTICS_SENSOR_INTERVAL_S):
-    the wait between a publish and its run request."""
-    return [pulsar_sensor(w, interval_s) for w in WORKFLOWS]
+    the wait between a publish and its run request; started with the daemon unless `running` is
+    false (ANALYTICS_SENSORS_RUNNING: then the UI starts them)."""
+    return [pulsar_sensor(w, interval_s, running) for w in WORKFLOWS]

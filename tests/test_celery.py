@@ -25,7 +25,11 @@ PRODUCTION_YAML = ROOT / "deploy" / "production" / "dagster.yaml"
 DAYS = ("2026-11-23", "2026-11-24", "2026-11-25")
 # The market-data and trading-event paths into TCA: every kind of step (simulated sources,
 # vendor files, Pulsar ingestion, TCA) without the whole graph's 45 steps a day.
-SELECTION = AssetSelection.assets(["tca", "fills"], ["tca", "orders"]).upstream()
+SELECTION = (
+    AssetSelection.assets(["tca", "fills"], ["tca", "orders"])
+    .upstream()
+    .required_multi_asset_neighbors()
+)
 TINY_WORLD = {
     "ANALYTICS_SIM_SYMBOLS": "4",
     "ANALYTICS_SIM_QUOTES": "20000",
@@ -48,14 +52,19 @@ def _environment(home: Path, **variables: str) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("ANALYTICS_", "PULSAR_", "DAGSTER_", "MLFLOW_"))
     }
-    return {**env, "ANALYTICS_HOME": str(home), **TINY_WORLD, **variables}
+    # The backfill alone: sensors would request runs of their own for the days it publishes.
+    return {
+        **env, "ANALYTICS_HOME": str(home), "ANALYTICS_SENSORS_RUNNING": "false", **TINY_WORLD,
+        **variables,
+    }  # fmt: skip
 
 
 def _asset_backfill(env: dict[str, str], monkeypatch) -> str:
     """A Dagster asset backfill of SELECTION over DAYS (what the UI submits), driven by a real
     dagster-daemon under `env`; its final status."""
-    from dagster import DagsterInstance  # noqa: PLC0415
+    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter  # noqa: PLC0415
     from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill  # noqa: PLC0415
+    from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES  # noqa: PLC0415
     from dagster._core.utils import make_new_backfill_id  # noqa: PLC0415
 
     from analytics_platform.cli import dagster_daemon, prepare_dagster_home, pulsar_service  # noqa: PLC0415
@@ -92,7 +101,32 @@ def _asset_backfill(env: dict[str, str], monkeypatch) -> str:
             ):
                 assert time.monotonic() < deadline, "the backfill did not finish"
                 time.sleep(2)
-        return instance.get_backfill(backfill.backfill_id).status.value
+            in_flight = RunsFilter(statuses=[*IN_PROGRESS_RUN_STATUSES, DagsterRunStatus.QUEUED])
+            while instance.get_runs_count(in_flight):
+                assert time.monotonic() < deadline, "sensor-triggered runs did not finish"
+                time.sleep(2)
+        status = instance.get_backfill(backfill.backfill_id).status.value
+        return status + _failures(instance, backfill.backfill_id)
+
+
+def _failures(instance, backfill_id: str) -> str:
+    """What went wrong in a backfill's runs (empty when nothing did), for the assertion message."""
+    from dagster import DagsterEventType, DagsterRunStatus, RunsFilter  # noqa: PLC0415
+
+    failed = instance.get_runs(
+        RunsFilter(tags={"dagster/backfill": backfill_id}, statuses=[DagsterRunStatus.FAILURE])
+    )
+    backfill = instance.get_backfill(backfill_id)
+    messages = [str(backfill.error)] if backfill.error else []
+    for run in failed:
+        for record in instance.all_logs(run.run_id):
+            event = record.dagster_event
+            if event and event.event_type in (
+                DagsterEventType.STEP_FAILURE, DagsterEventType.RUN_FAILURE,
+                DagsterEventType.ENGINE_EVENT,
+            ):  # fmt: skip
+                messages.append(f"{run.run_id[:8]} {event.step_key}: {record.message[:2000]}")
+    return "".join(f"\n{m}" for m in messages)
 
 
 def _start_worker(name: str, env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -110,11 +144,15 @@ def _start_worker(name: str, env: dict[str, str], log: Path) -> subprocess.Popen
 
 
 def _tables(lake_root: Path) -> dict[str, pl.DataFrame]:
-    """Every Delta table of the compared domains, run-specific columns dropped, rows sorted."""
+    """The Delta tables of the backfilled assets, run-specific columns dropped, rows sorted."""
+    from analytics_platform.definitions import defs  # noqa: PLC0415
+
     frames = {}
-    for log_dir in sorted(lake_root.glob("*/*/_delta_log")):
-        table = f"{log_dir.parent.parent.name}/{log_dir.parent.name}"
-        frame = pl.read_delta(str(log_dir.parent))
+    for key in SELECTION.resolve(defs.resolve_asset_graph()):
+        table = "/".join(key.path)
+        if not (lake_root / table / "_delta_log").is_dir():
+            continue  # a source: landing files or a Pulsar topic
+        frame = pl.read_delta(str(lake_root / table))
         frame = frame.drop([c for c in frame.columns if c in RUN_SPECIFIC])
         frames[table] = frame.sort(frame.columns, nulls_last=True)
     return frames
