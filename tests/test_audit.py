@@ -196,3 +196,34 @@ def test_lake_commits_record_the_run_and_find_the_commit_of_a_row(tmp_path):
     (merged,) = lake.row_commits(contract, d1, pl.col("id") == "c")
     assert merged["version"] == 2 and merged[RUN_ID_KEY] == "run-1"
     assert lake.row_commits(contract, d1, pl.col("id") == "zzz") == []
+
+
+def test_column_lineage_is_declared_on_real_columns_and_inputs():
+    """tca/fills and tca/orders declare each column's inputs: every column exists in its
+    contract, every input column in an upstream table the asset depends on."""
+    from analytics_platform.definitions import defs  # noqa: PLC0415
+    from analytics_platform.tca.schemas import COLUMN_LINEAGE, FILL_TCA, ORDER_TCA  # noqa: PLC0415
+    from assets.metadata import lake_key  # noqa: PLC0415
+
+    graph = defs.resolve_asset_graph()
+    contracts = {FILL_TCA.table: FILL_TCA, ORDER_TCA.table: ORDER_TCA}
+    for table, declared in COLUMN_LINEAGE.items():
+        assert set(declared) == set(contracts[table].column_names), table
+        parents = graph.get(lake_key(table)).parent_keys
+        for inputs in declared.values():
+            for upstream, column in inputs:
+                assert lake_key(upstream) in parents, (table, upstream)
+                schema = graph.get(lake_key(upstream)).metadata["dagster/column_schema"]
+                assert column in {c.name for c in schema.columns}, (upstream, column)
+
+
+def test_tca_fills_materialization_carries_column_lineage(home):
+    from dagster import AssetKey, DagsterInstance  # noqa: PLC0415
+
+    with DagsterInstance.from_config(str(home / "dagster")) as instance:
+        event = instance.get_latest_materialization_event(AssetKey(["tca", "fills"]))
+    lineage = event.asset_materialization.metadata["dagster/column_lineage"].value
+    deps = {(d.asset_key.to_user_string(), d.column_name)
+            for d in lineage.deps_by_column["mid_at_fill"]}  # fmt: skip
+    assert deps == {("raw/quotes", "bid_px"), ("raw/quotes", "ask_px"), ("raw/quotes", "ts"),
+                    ("raw/executions", "ts")}  # fmt: skip
