@@ -431,6 +431,79 @@ def dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dagster_runs(instance):
+    """The audit's view of the Dagster instance: a run id -> status, job, partition, times and the
+    Delta versions its materializations recorded (None when the instance has no such run)."""
+    from dagster import DagsterEventType  # noqa: PLC0415
+
+    def iso(timestamp: float | None) -> str | None:
+        if timestamp is None:
+            return None
+        return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="seconds")
+
+    def lookup(run_id: str) -> dict | None:
+        record = instance.get_run_record_by_id(run_id)
+        if record is None:
+            return None
+        run = record.dagster_run
+        materialized = {}
+        for event in instance.get_records_for_run(
+            run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION, limit=10_000
+        ).records:
+            mat = event.event_log_entry.dagster_event.event_specific_data.materialization
+            version = mat.metadata.get("delta_version")
+            materialized[mat.asset_key.to_user_string()] = version.value if version else None
+        return {
+            "run_id": run_id,
+            "status": run.status.value,
+            "job_name": run.job_name,
+            "partition": run.tags.get("dagster/partition"),
+            "trigger": run.tags.get("trigger") or run.tags.get("dagster/sensor_name"),
+            "backfill": run.tags.get("dagster/backfill"),
+            "start": iso(record.start_time),
+            "end": iso(record.end_time),
+            "materialized": materialized,  # asset -> the Delta version its metadata records
+        }
+
+    return lookup
+
+
+def audit(args: argparse.Namespace) -> int:
+    """Lineage audit of an order, decision, dataset version or model: prints the chain and writes
+    it as JSON (default `$ANALYTICS_HOME/audits/<kind>-<id>.json`)."""
+    from dagster import DagsterInstance  # noqa: PLC0415
+
+    from analytics_platform.audit import Auditor, render, safe_name, to_json  # noqa: PLC0415
+    from analytics_platform.lake import Lake  # noqa: PLC0415
+    from analytics_platform.ml.registry import model_versions  # noqa: PLC0415
+
+    settings = load_settings()
+    lake = Lake(str(settings.lake_uri), dict(settings.lake_storage_options))
+    home = settings.dagster_home
+    with (
+        DagsterInstance.from_config(str(home))
+        if (home / "dagster.yaml").exists()
+        else DagsterInstance.ephemeral()
+    ) as instance:
+        auditor = Auditor(
+            lake,
+            runs=_dagster_runs(instance),
+            models=model_versions(str(settings.mlflow_tracking_uri)),
+            max_quote_age=settings.tca_max_quote_age,
+        )
+        chain = auditor.audit(args.kind, args.id)
+    target = (
+        Path(args.json)
+        if args.json
+        else Path(settings.home, "audits", f"{args.kind}-{safe_name(args.id)}.json")
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(to_json(chain))
+    print(render(chain), end="")
+    print(f"\nAudit written to {target}")
+    return 0
+
+
 def serve_command(args: argparse.Namespace) -> int:
     """The prediction service in this process (numpy only: no dagster, mlflow or jax)."""
     import ipaddress  # noqa: PLC0415
@@ -531,6 +604,23 @@ def main(argv: list[str] | None = None) -> int:
     data.add_argument("--start", type=dt.date.fromisoformat, required=True)
     data.add_argument("--end", type=dt.date.fromisoformat, required=True)
     data.set_defaults(func=dataset)
+    audit_cmd = sub.add_parser(
+        "audit",
+        help="lineage audit of an order, decision, dataset version or model (text + JSON)",
+    )
+    audit_cmd.add_argument("kind", choices=["order", "decision", "dataset", "model"])
+    audit_cmd.add_argument(
+        "id",
+        help="order id, decision id, dataset version, or model (registered version, bundle"
+        " version or MLflow run id)",
+    )
+    audit_cmd.add_argument(
+        "--json",
+        default=None,
+        metavar="PATH",
+        help="where to write the chain (default: $ANALYTICS_HOME/audits/<kind>-<id>.json)",
+    )
+    audit_cmd.set_defaults(func=audit)
     serve_cmd = sub.add_parser("serve", help="the execution-cost prediction service")
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=8000)

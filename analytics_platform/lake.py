@@ -22,6 +22,8 @@ from analytics_platform.contracts import ContractError, TableContract
 
 COMMIT_ATTEMPTS = 5
 HISTORY_WINDOWS = (8, 256)
+RUN_ID_KEY = "dagster_run_id"  # commit metadata: the Dagster run that made the commit
+PARTITION_KEY = "partition"  # commit metadata of a partition write: the trade_date it replaced
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,15 @@ class Upsert:
 
 @dataclass(frozen=True)
 class Lake:
-    """A Delta lake rooted at a local path or an object-store URI (s3://, gs://, az://)."""
+    """A Delta lake rooted at a local path or an object-store URI (s3://, gs://, az://).
+
+    `commit_metadata` is written into every commit this handle makes (the lake resource sets the
+    Dagster run id there), merged with each write's own: an audit reads who wrote a version.
+    """
 
     root: str
     storage_options: Mapping[str, str] = field(default_factory=dict)
+    commit_metadata: Mapping[str, str] = field(default_factory=dict)
 
     def uri(self, table: str) -> str:
         if "://" in self.root:
@@ -54,6 +61,11 @@ class Lake:
 
     def _options(self) -> dict[str, str] | None:
         return dict(self.storage_options) or None
+
+    def _commit(self, metadata: Mapping[str, str] | None, **more: str) -> CommitProperties:
+        return CommitProperties(
+            custom_metadata={**self.commit_metadata, **more, **(metadata or {})}
+        )
 
     def exists(self, table: str) -> bool:
         return self.version(table) is not None
@@ -97,7 +109,9 @@ class Lake:
                     partition_by=[contract.partition_column],
                     schema_mode="merge",
                     storage_options=self._options(),
-                    commit_properties=CommitProperties(custom_metadata=dict(commit_metadata or {})),
+                    commit_properties=self._commit(
+                        commit_metadata, **{PARTITION_KEY: trade_date.isoformat()}
+                    ),
                 )
                 break
             except CommitFailedError:
@@ -125,7 +139,7 @@ class Lake:
             .unique(list(contract.key), keep="first", maintain_order=True)
         )
         uri = self.uri(contract.table)
-        props = CommitProperties(custom_metadata=dict(commit_metadata or {}))
+        props = self._commit(commit_metadata)
         if not self.exists(contract.table):
             if "://" not in uri:
                 Path(uri).parent.mkdir(parents=True, exist_ok=True)
@@ -228,3 +242,67 @@ class Lake:
 
     def history(self, table: str, limit: int | None = None) -> list[dict]:
         return DeltaTable(self.uri(table), storage_options=self._options()).history(limit)
+
+    def commit(self, table: str, version: int) -> dict:
+        """The log entry (commit info, custom metadata included) of one version of a table."""
+        dt_table = DeltaTable(self.uri(table), storage_options=self._options())
+        newest = dt_table.version()
+        if not 0 <= version <= newest:
+            raise ValueError(f"{table} has no version {version} (newest: {newest})")
+        for commit in dt_table.history(newest - version + 1):  # newest first
+            if commit.get("version") == version:
+                return commit
+        raise ValueError(f"{table}: version {version} is not in the log (vacuumed?)")
+
+    def row_commits(
+        self, contract: TableContract, trade_date: dt.date, where: pl.Expr
+    ) -> list[dict]:
+        """The commits that wrote the rows of partition `trade_date` matching `where` as they
+        stand now (`where` must not use the partition column): the data files holding them,
+        then for each file the version that added it (the first version whose snapshot lists
+        it: a file, once removed, never comes back, so a binary search over versions finds it).
+        A partition write's commit, an ingestion batch's merge, or a compaction."""
+        if not self.exists(contract.table):
+            return []
+        uri = self.uri(contract.table)
+        current = DeltaTable(uri, storage_options=self._options())
+        files = pl.DataFrame(current.get_add_actions(flatten=True)).filter(
+            pl.col(f"partition.{contract.partition_column}") == trade_date
+        )["path"]
+        if files.is_empty():
+            return []
+        base = uri.rstrip("/")
+        holding = (
+            pl.scan_parquet(
+                [f"{base}/{path}" for path in files],
+                storage_options=self._options(),
+                include_file_paths="_file",
+                hive_partitioning=False,
+                missing_columns="insert",
+                extra_columns="ignore",
+            )
+            .filter(where)
+            .select(pl.col("_file").str.strip_prefix(f"{base}/"))
+            .unique()
+            .collect()["_file"]
+            .to_list()
+        )
+        snapshots: dict[int, set[str]] = {}
+
+        def listed(version: int) -> set[str]:
+            if version not in snapshots:
+                table = DeltaTable(uri, version=version, storage_options=self._options())
+                snapshots[version] = set(table.get_add_actions().column("path").to_pylist())
+            return snapshots[version]
+
+        versions = set()
+        for path in holding:
+            low, high = 0, current.version()
+            while low < high:
+                middle = (low + high) // 2
+                if path in listed(middle):
+                    high = middle
+                else:
+                    low = middle + 1
+            versions.add(low)
+        return [self.commit(contract.table, v) for v in sorted(versions)]

@@ -11,6 +11,8 @@ from dagster import (
     AssetKey,
     MetadataValue,
     TableColumn,
+    TableColumnDep,
+    TableColumnLineage,
     TableSchema,
 )
 
@@ -18,6 +20,7 @@ from analytics_platform.contracts import TableContract
 from analytics_platform.lake import PartitionWrite
 from analytics_platform.quality.checks import CheckOutcome
 from analytics_platform.reporting import Markdown, markdown_table
+from analytics_platform.tca.schemas import COLUMN_LINEAGE
 
 OWNERS = ["team:data-platform"]
 
@@ -62,14 +65,33 @@ def definition_metadata(contract: TableContract) -> dict[str, object]:
     }
 
 
+def column_lineage(table: str, columns: list[str]) -> dict[str, TableColumnLineage]:
+    """`dagster/column_lineage` of a table whose columns' inputs are declared (the mapping next
+    to its contract, e.g. tca/schemas.py), for the columns written; nothing for other tables."""
+    declared = COLUMN_LINEAGE.get(table)
+    if not declared:
+        return {}
+    return {
+        "dagster/column_lineage": TableColumnLineage(
+            deps_by_column={
+                column: [TableColumnDep(lake_key(t), c) for t, c in dict.fromkeys(declared[column])]
+                for column in columns
+                if column in declared
+            }
+        )
+    }
+
+
 def write_metadata(write: PartitionWrite, frame: pl.DataFrame) -> dict[str, object]:
-    """Per-materialization metadata: counts, Delta version (for time travel), preview."""
+    """Per-materialization metadata: counts, Delta version (for time travel), preview, and the
+    column lineage where the table declares it."""
     return {
         "dagster/row_count": write.rows,
         "dagster/uri": write.uri,
         "delta_version": write.version,
         "trade_date": write.trade_date.isoformat(),
         "preview": MetadataValue.md(markdown_table(frame)),
+        **column_lineage(write.table, frame.columns),
     }
 
 

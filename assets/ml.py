@@ -54,7 +54,7 @@ from analytics_platform.ml.feedback import (
     order_predictions,
     retrain_reason,
 )
-from analytics_platform.ml.registry import register
+from analytics_platform.ml.registry import lineage_tags, register
 from analytics_platform.ml.versions import (
     COST_DATASET,
     COST_PREDICTIONS,
@@ -477,6 +477,9 @@ def ml_cost_model_bundle(
         test_orders=held_out.orders,
         test_realised=held_out.realised_bps,
         champion_bundle=champion,
+        tags=lineage_tags(
+            COST_DATASET.table, store.version(COST_DATASET.table), bundle, context.run_id
+        ),
     )
     if registered.champion:
         publish(bundle, root)  # the service swaps it in

@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from dagster import ConfigurableResource
-from pydantic import Field
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import Field, PrivateAttr
 
-from analytics_platform.lake import Lake
+from analytics_platform.lake import RUN_ID_KEY, Lake
 from analytics_platform.landing import LandingZone
 
 
@@ -14,9 +14,15 @@ class LakeResource(ConfigurableResource):
 
     root_uri: str
     storage_options: dict[str, str] = Field(default_factory=dict)
+    _run_id: str | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self._run_id = context.run_id
 
     def lake(self) -> Lake:
-        return Lake(self.root_uri, self.storage_options)
+        """The lake; inside a run, every commit it makes records the run id (lineage audits)."""
+        stamp = {RUN_ID_KEY: self._run_id} if self._run_id else {}
+        return Lake(self.root_uri, self.storage_options, commit_metadata=stamp)
 
 
 class LandingZoneResource(ConfigurableResource):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,8 +80,11 @@ def register(
     test_orders: list[Order],
     test_realised: np.ndarray,
     champion_bundle: Bundle | None,
+    tags: Mapping[str, str] | None = None,
 ) -> Registration:
-    """Log the fit as a run, register it, and move `champion` if it beats the champion."""
+    """Log the fit as a run, register it, and move `champion` if it beats the champion.
+    `tags` (e.g. `lineage_tags`: what it was trained on, which Dagster run) go on both the run
+    and the registered version."""
     import mlflow  # noqa: PLC0415  (seconds to import: only where a model is registered)
     import pandas as pd  # noqa: PLC0415
     from mlflow.models import infer_signature  # noqa: PLC0415
@@ -101,7 +105,7 @@ def register(
     example = pd.DataFrame(
         [{"symbol": next(iter(bundle.symbols)), "side": "BUY", "quantity": 1000, "algo": ""}]
     )
-    with mlflow.start_run(run_name=bundle.version) as run:
+    with mlflow.start_run(run_name=bundle.version, tags=dict(tags or {})) as run:
         mlflow.log_params({k: v for k, v in bundle.metadata.items() if isinstance(v, str | int)})
         mlflow.log_metrics(
             {k: float(v) for k, v in bundle.metadata.items() if isinstance(v, float)}
@@ -126,4 +130,65 @@ def register(
     if wins:
         client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
     client.set_model_version_tag(MODEL_NAME, version, "bundle_version", bundle.version)
+    for key, value in (tags or {}).items():
+        client.set_model_version_tag(MODEL_NAME, version, key, value)
     return Registration(version, run.info.run_id, wins, candidate_mae, champion_mae)
+
+
+# Lineage tags of a registered version (run and model version): an audit goes from a model to
+# the exact rows it was trained on (time travel to the dataset table's Delta version).
+TRAINING_TABLE = "training.table"
+TRAINING_DELTA_VERSION = "training.delta_version"
+TRAINING_WINDOW = "training.window"
+DAGSTER_RUN_ID = "dagster_run_id"
+
+
+def lineage_tags(
+    table: str, delta_version: int | None, bundle: Bundle, run_id: str | None
+) -> dict[str, str]:
+    """What a fit was trained on: the dataset table, its Delta version when read, the window of
+    days (as the bundle states it) and the Dagster run that fitted it."""
+    tags = {
+        TRAINING_TABLE: table,
+        TRAINING_DELTA_VERSION: "" if delta_version is None else str(delta_version),
+        TRAINING_WINDOW: str(bundle.metadata.get("window", "")),
+        DAGSTER_RUN_ID: run_id or "",
+    }
+    return {k: v for k, v in tags.items() if v}
+
+
+def model_versions(tracking_uri: str) -> list[dict]:
+    """Every registered version of the cost model with its run's parameters and tags (the audit's
+    view of the registry; empty when the store has none)."""
+    from mlflow.exceptions import MlflowException  # noqa: PLC0415
+    from mlflow.tracking import MlflowClient  # noqa: PLC0415
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    client = MlflowClient(tracking_uri=tracking_uri)
+    try:
+        found = client.search_model_versions(f"name = '{MODEL_NAME}'")
+        aliases = client.get_registered_model(MODEL_NAME).aliases if found else {}
+    except MlflowException:
+        return []
+    out = []
+    for mv in sorted(found, key=lambda m: int(m.version)):
+        run = client.get_run(mv.run_id) if mv.run_id else None
+        out.append(
+            {
+                "name": mv.name,
+                "registered_version": str(mv.version),
+                "bundle_version": mv.tags.get("bundle_version"),
+                "aliases": sorted(a for a, v in aliases.items() if str(v) == str(mv.version)),
+                "mlflow_run_id": mv.run_id,
+                "created_ms": mv.creation_timestamp,
+                "tags": dict(mv.tags),
+                "run_tags": {
+                    k: v
+                    for k, v in (run.data.tags if run else {}).items()
+                    if not k.startswith("mlflow.")
+                },
+                "params": dict(run.data.params) if run else {},
+                "metrics": dict(run.data.metrics) if run else {},
+            }
+        )
+    return out

@@ -442,3 +442,88 @@ ROUTING = contract_from(
     "Rule-606-style routing per order type (and ALL): venue share of shares and notional,"
     " passive share, fees paid, rebates received and net fees.",
 )
+
+
+# Column-level lineage of the per-fill and per-order tables: each column and the (table, column)
+# inputs it is computed from (DESIGN §6). Shown in the UI as `dagster/column_lineage`
+# (assets/metadata.py turns it into materialization metadata); columns not listed have none
+# declared.
+_EX, _ORD, _Q, _TAPE = (
+    TRADE_EXECUTED.spec.table,
+    PARENT_ORDER_SUBMITTED.spec.table,
+    QUOTES.table,
+    MARKET_TRADES.table,
+)
+_MID = ((_Q, "bid_px"), (_Q, "ask_px"), (_Q, "ts"))
+_FILL = ((_EX, "price"), (_EX, "side"), (_EX, "ts"))
+_FILLED = ((_EX, "price"), (_EX, "quantity"), (_EX, "order_id"))
+_HORIZON_COLUMNS = ("realized_spread_bps", "price_impact_bps", "markout_bps")
+FILL_TCA_LINEAGE: dict[str, tuple[tuple[str, str], ...]] = {
+    **{
+        c: ((_EX, c),)
+        for c in (
+            "exec_id",
+            "order_id",
+            "symbol",
+            "side",
+            "ts",
+            "quantity",
+            "price",
+            "venue",
+            "liquidity",
+            "fee",
+            "trade_date",
+        )
+    },
+    "mid_at_fill": (*_MID, (_EX, "ts")),
+    "bid_at_fill": ((_Q, "bid_px"), (_Q, "ts"), (_EX, "ts")),
+    "ask_at_fill": ((_Q, "ask_px"), (_Q, "ts"), (_EX, "ts")),
+    "bid_size_at_fill": ((_Q, "bid_sz"), (_Q, "ts"), (_EX, "ts")),
+    "ask_size_at_fill": ((_Q, "ask_sz"), (_Q, "ts"), (_EX, "ts")),
+    "quoted_spread_bps": (*_MID, (_EX, "ts")),
+    "arrival_mid": (*_MID, (_ORD, "arrival_ts")),
+    "arrival_cost_bps": (*_FILL, *_MID, (_ORD, "arrival_ts")),
+    "effective_spread_bps": (*_FILL, *_MID),
+    "price_improvement": (*_FILL, *_MID),
+    **{f"{c}_{h}": (*_FILL, *_MID) for c in _HORIZON_COLUMNS for h in DEFAULT_HORIZONS},
+}
+_ORDER_FIELDS = ("order_id", "decision_id", "strategy_id", "portfolio_id", "symbol", "side",
+                 "algo", "broker", "order_type", "quantity", "decision_px", "arrival_ts",
+                 "end_ts", "urgency", "limit_px", "trade_date")  # fmt: skip
+_WINDOW = ((_ORD, "arrival_ts"), (_ORD, "end_ts"))
+_TAPE_WINDOW = ((_TAPE, "price"), (_TAPE, "size"), (_TAPE, "ts"), *_WINDOW)
+_COST = (*_FILLED, (_ORD, "side"))
+ORDER_TCA_LINEAGE: dict[str, tuple[tuple[str, str], ...]] = {
+    **{c: ((_ORD, c),) for c in _ORDER_FIELDS},
+    "executed_quantity": ((_EX, "quantity"), (_EX, "order_id")),
+    "fees": ((_EX, "fee"), (_EX, "order_id")),
+    "avg_fill_px": _FILLED,
+    "fill_rate": ((_EX, "quantity"), (_ORD, "quantity")),
+    "arrival_mid": (*_MID, (_ORD, "arrival_ts")),
+    "end_mid": (*_MID, (_ORD, "end_ts")),
+    "interval_vwap": _TAPE_WINDOW,
+    "interval_vwap_ex_own": (*_TAPE_WINDOW, *_FILL, (_EX, "quantity")),
+    "twap": (*_MID, *_WINDOW),
+    "arrival_cost_bps": (*_COST, *_MID, (_ORD, "arrival_ts")),
+    "vwap_cost_bps": (*_COST, *_TAPE_WINDOW),
+    "day_vwap_cost_bps": (*_COST, (_TAPE, "price"), (_TAPE, "size")),
+    "twap_cost_bps": (*_COST, *_MID, *_WINDOW),
+    "vwap_ex_own_cost_bps": (*_COST, *_TAPE_WINDOW, (_EX, "ts")),
+    "participation_rate": ((_EX, "quantity"), *_TAPE_WINDOW),
+    "participation_ex_own": ((_EX, "quantity"), (_EX, "ts"), *_TAPE_WINDOW),
+    "time_to_first_fill_s": ((_EX, "ts"), (_ORD, "arrival_ts")),
+    "time_to_complete_s": (
+        (_EX, "ts"),
+        (_EX, "quantity"),
+        (_ORD, "arrival_ts"),
+        (_ORD, "quantity"),
+    ),
+    "is_delay_bps": ((_ORD, "quantity"), (_ORD, "decision_px"), (_ORD, "side"), *_MID),
+    "is_trading_bps": (*_COST, (_ORD, "quantity"), (_ORD, "decision_px"), *_MID),
+    "is_opportunity_bps": ((_ORD, "quantity"), (_ORD, "decision_px"), (_EX, "quantity"), *_MID),
+    "is_fees_bps": ((_EX, "fee"), (_ORD, "quantity"), (_ORD, "decision_px")),
+    "is_total_bps": (*_COST, (_EX, "fee"), (_ORD, "quantity"), (_ORD, "decision_px"), *_MID),
+    "permanent_impact_bps": ((_ORD, "side"), (_ORD, "end_ts"), *_MID),
+    "temporary_impact_bps": (*_COST, (_ORD, "end_ts"), *_MID),
+}
+COLUMN_LINEAGE = {FILL_TCA.table: FILL_TCA_LINEAGE, ORDER_TCA.table: ORDER_TCA_LINEAGE}
