@@ -1,3 +1,4 @@
+{{ config(tags=['window']) }}
 -- Per strategy and day: decision alpha, implementation shortfall and net alpha, with the trailing
 -- 20-day notional-weighted values (days with data).
 with daily as (

@@ -1,3 +1,4 @@
+{{ config(tags=['window']) }}
 -- The day's execution quality headline and its trailing 20-day trend (days with data).
 with daily as (
     select trade_date, fills, orders, notional, arrival_cost_bps, effective_spread_bps,

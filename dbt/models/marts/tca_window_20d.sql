@@ -1,3 +1,4 @@
+{{ config(tags=['window']) }}
 -- 20-day TCA by strategy, venue, algo and broker: for each day, the trailing window of the last
 -- `window_days` days with data up to it, notional-weighted (Σ bps·notional / Σ notional).
 {% set dimensions = {'strategy': 'strategy_id', 'venue': 'venue', 'algo': 'algo', 'broker': 'broker'} %}
