@@ -6,11 +6,13 @@ RUN := $(UV) run --locked --no-sync
 export ANALYTICS_HOME ?= $(CURDIR)/var
 export DAGSTER_HOME ?= $(ANALYTICS_HOME)/dagster
 
-.PHONY: bootstrap run history test ui lint format bench clean
+.PHONY: bootstrap run history test ui lint format bench docs clean
 
 bootstrap:  ## install uv (if missing) and the locked environment
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	@$(UV) sync --locked --compile-bytecode --quiet
+	@# The dbt manifest the marts' assets load (offline: the project has no packages).
+	@cd dbt && $(RUN) dbt parse --quiet --profiles-dir .
 
 run: bootstrap  ## simulate a trading day, publish it to Pulsar, materialise the end-of-day graph
 	$(RUN) analytics-platform run-day $(ARGS)
@@ -36,6 +38,9 @@ format: bootstrap
 
 bench: bootstrap  ## benchmarks: prints a table, writes benchmarks/results/*.json
 	$(RUN) python -m benchmarks $(ARGS)
+
+docs: bootstrap  ## dbt docs of the marts (dbt/target/index.html) over the warehouse and lake of ANALYTICS_HOME
+	cd dbt && $(RUN) dbt docs generate --profiles-dir .
 
 clean:  ## remove the embedded runtime state (lake, broker, Dagster instance)
 	rm -rf "$(ANALYTICS_HOME)"

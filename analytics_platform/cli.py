@@ -163,16 +163,22 @@ def _print_summary(result, settings: PlatformSettings) -> int:
     materialized = _materializations(result)
     print("\nTables written (rows, Delta version):")
     for key, meta in materialized.items():
-        if key.startswith(("raw/", "tca/", "attribution/", "ml/")):
+        if key.startswith(("raw/", "tca/", "attribution/", "ml/", "compliance/")):
             rows, version = meta.get("dagster/row_count", 0), meta.get("delta_version")
             print(f"  {key:<28} {rows:>12,}   v{version}")
     quarantined = sum(meta.get("quarantined", 0) for meta in materialized.values())
     print(f"  events quarantined (raw/quarantine): {quarantined:,}")
     evaluations = result.get_asset_check_evaluations()
-    failed = [e for e in evaluations if not e.passed]
-    print(f"\nChecks: {len(evaluations) - len(failed)} passed, {len(failed)} failed")
+    # Warnings (e.g. compliance exceptions, quote coverage) are findings, not a failed run.
+    failed = [e for e in evaluations if not e.passed and e.severity.value != "WARN"]
+    warned = [e for e in evaluations if not e.passed and e.severity.value == "WARN"]
+    print(
+        f"\nChecks: {len(evaluations) - len(failed) - len(warned)} passed,"
+        f" {len(failed)} failed, {len(warned)} warned"
+    )
     for e in failed:
         print(f"  FAILED {e.asset_key.to_user_string()}:{e.check_name}: {e.description}")
+    _print_marts(settings, materialized, evaluations)
     _print_attribution(settings, result)
     topics = {k: m for k, m in materialized.items() if "published" in m}
     if topics:
@@ -188,6 +194,7 @@ def _print_summary(result, settings: PlatformSettings) -> int:
 Where to look next:
   Delta lake      {settings.lake_uri}
   Landing zone    {settings.landing_uri}
+  Warehouse       {settings.warehouse_path}   (dbt marts; make docs: their dbt docs)
   Dagster home    {settings.dagster_home}   (this run is in its history)
   Simulated world {settings.simulator_dir}   (closing states and ground truth per day)
   UI              make ui        ->  http://127.0.0.1:3000
@@ -195,6 +202,26 @@ Where to look next:
   History         make history   (the last 20 trading days through a Dagster backfill)
 """)
     return 0 if result.success and not failed else 1
+
+
+def _print_marts(settings: PlatformSettings, materialized: dict, evaluations) -> None:
+    """The dbt marts built in the warehouse, their dbt tests, and the compliance exceptions."""
+    marts = sorted(k for k in materialized if k.startswith("marts/"))
+    tests = [e for e in evaluations if e.asset_key.path[0] == "marts"]
+    if marts:
+        passed = sum(e.passed for e in tests)
+        print(f"\nMarts (dbt, {settings.warehouse_path}): {len(marts)} built,")
+        print(f"  dbt tests {passed} passed, {len(tests) - passed} failed:")
+        print("  " + ", ".join(k.removeprefix("marts/") for k in marts))
+    exceptions = materialized.get("compliance/exceptions")
+    if exceptions is not None:
+        counts = {
+            k.removeprefix("exceptions_"): v
+            for k, v in exceptions.items()
+            if k.startswith("exceptions_")
+        }
+        print("Best-execution exceptions (compliance/exceptions; report in its metadata):")
+        print("  " + ", ".join(f"{rule} {n}" for rule, n in counts.items()))
 
 
 def _print_attribution(settings: PlatformSettings, result) -> None:

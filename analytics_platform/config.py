@@ -24,6 +24,7 @@ from pydantic import (
 
 from analytics_platform.attribution.brinson import INTERACTIONS
 from analytics_platform.attribution.risk import DEFAULT_RISK_FREE_RATE
+from analytics_platform.compliance import DEFAULT_COST_K_SIGMA
 from analytics_platform.marketdata.simulator import SimulationConfig
 from analytics_platform.tca.execution_quality import (
     DEFAULT_NOTIONAL_BUCKETS,
@@ -147,6 +148,15 @@ class PlatformSettings(BaseModel):
         ge=0,
         alias="ANALYTICS_TCA_NBBO_TOLERANCE_BPS",
         description="fills outside the NBBO by more than this (bps of the mid); unset: one tick",
+    )
+    compliance_cost_k_sigma: float = Field(
+        DEFAULT_COST_K_SIGMA,
+        gt=0,
+        alias="ANALYTICS_COMPLIANCE_COST_K_SIGMA",
+        description=(
+            "compliance exception when an order's realised cost exceeds its pre-trade estimate"
+            " by more than this many timing risks"
+        ),
     )
     tca_max_quote_age: str = Field(
         DEFAULT_MAX_QUOTE_AGE,

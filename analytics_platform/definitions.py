@@ -4,6 +4,8 @@ from dagster import Definitions, ExecutorDefinition, in_process_executor, multip
 
 from analytics_platform.config import PlatformSettings, load_settings
 from assets.attribution import attribution_assets
+from assets.compliance import compliance_assets
+from assets.marts import marts_assets
 from assets.ml import ml_assets
 from assets.raw_events import raw_event_assets, raw_quarantine, topic_specs
 from assets.raw_market_data import landing_specs, raw_market_data_assets
@@ -46,6 +48,8 @@ defs = Definitions(
         *tca_assets,
         *attribution_assets,
         *ml_assets,
+        *compliance_assets,
+        *marts_assets,
     ],
     jobs=[end_of_day_job, *ingest_jobs.values()],
     schedules=[end_of_day_schedule],

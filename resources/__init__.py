@@ -1,8 +1,10 @@
 """Dagster resources, built from the platform settings (env vars with embedded defaults)."""
 
+from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
 from analytics_platform.config import PlatformSettings
+from resources.compliance import ComplianceConfig
 from resources.lake import (
     AttributionConfig,
     DatasetStoreResource,
@@ -16,6 +18,13 @@ from resources.lake import (
 from resources.mlflow import MlflowResource
 from resources.pulsar import BrokerUnavailable, PulsarResource
 from resources.simulator import SimulatorResource
+
+
+def marts_dbt_resource() -> DbtCliResource:
+    """dbt for the marts: the project in dbt/, its profile there (paths passed as vars)."""
+    from assets.marts import dbt_executable, marts_project  # noqa: PLC0415
+
+    return DbtCliResource(project_dir=marts_project, dbt_executable=dbt_executable())
 
 
 def build_resources(settings: PlatformSettings) -> dict[str, object]:
@@ -45,12 +54,17 @@ def build_resources(settings: PlatformSettings) -> dict[str, object]:
             brinson_interaction=settings.brinson_interaction,
             risk_free_rate=settings.risk_free_rate,
         ),
+        "compliance": ComplianceConfig(
+            cost_k_sigma=settings.compliance_cost_k_sigma,
+            nbbo_tolerance_bps=settings.tca_nbbo_tolerance_bps,
+        ),
         "datasets": DatasetStoreResource(root=str(settings.datasets_dir)),
         "models": ModelStoreResource(
             root=str(settings.models_dir), retrain_every_days=settings.retrain_every_days
         ),
         # The marts (dbt) and the cost model build on these two.
         "warehouse": DuckDBResource(database=str(settings.warehouse_path)),
+        "dbt": marts_dbt_resource(),
         "mlflow": MlflowResource(tracking_uri=str(settings.mlflow_tracking_uri)),
         "pulsar": PulsarResource(
             service_url=settings.pulsar_service_url, embedded_dir=str(settings.pulsar_data_dir)
@@ -69,6 +83,7 @@ def build_resources(settings: PlatformSettings) -> dict[str, object]:
 __all__ = [
     "AttributionConfig",
     "BrokerUnavailable",
+    "ComplianceConfig",
     "DatasetStoreResource",
     "IngestConfig",
     "LakeResource",
