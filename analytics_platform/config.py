@@ -37,6 +37,7 @@ _SIM = SimulationConfig()  # the simulated world's defaults are declared once, t
 
 
 EXECUTORS = ("in_process", "multiprocess", "celery")
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(ValueError):
@@ -241,6 +242,14 @@ class PlatformSettings(BaseModel):
         alias="ANALYTICS_CELERY_QUEUE",
         description="queue the celery executor submits steps to and its workers consume",
     )
+    log_format: str = Field(
+        "text",
+        alias="ANALYTICS_LOG_FORMAT",
+        description=(
+            "run logs on the console: text (for humans) or json (one object per line with"
+            " run_id, job, step_key, partition: production)"
+        ),
+    )
     max_concurrent_runs: int = Field(
         2,
         gt=0,
@@ -290,6 +299,13 @@ class PlatformSettings(BaseModel):
         if value not in EXECUTORS:
             raise ValueError(f"must be one of {', '.join(EXECUTORS)}")
         return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value.strip().lower() not in LOG_FORMATS:
+            raise ValueError(f"must be one of {', '.join(LOG_FORMATS)}")
+        return value.strip().lower()
 
     @field_validator("pulsar_service_url")
     @classmethod

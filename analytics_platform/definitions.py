@@ -14,6 +14,7 @@ from assets.tca import tca_assets
 from jobs.end_of_day import end_of_day_job, end_of_day_schedule
 from jobs.ingest import ingest_jobs
 from resources import build_resources
+from resources.loggers import build_loggers
 from sensors.pulsar import pulsar_sensors
 
 
@@ -55,5 +56,6 @@ defs = Definitions(
     schedules=[end_of_day_schedule],
     sensors=pulsar_sensors(settings.sensor_interval_s, settings.sensors_running),
     resources=build_resources(settings),
+    loggers=build_loggers(settings),
     executor=step_executor(settings),
 )

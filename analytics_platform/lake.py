@@ -306,3 +306,12 @@ class Lake:
                     low = middle + 1
             versions.add(low)
         return [self.commit(contract.table, v) for v in sorted(versions)]
+
+    def files(self, table: str) -> pl.DataFrame:
+        """The table's current data files from the Delta log, one row each: path, size_bytes,
+        num_records, `partition.<column>`, and `min.<column>` / `max.<column>` statistics (no
+        data file is read). Empty when the table does not exist."""
+        if not self.exists(table):
+            return pl.DataFrame()
+        dt_table = DeltaTable(self.uri(table), storage_options=self._options())
+        return pl.DataFrame(dt_table.get_add_actions(flatten=True))

@@ -1,0 +1,31 @@
+"""Dagster loggers of the code location, chosen by ANALYTICS_LOG_FORMAT.
+
+Both are registered as `console` (the key Dagster's default logger has), with the same config
+(`log_level`, `name`), so run configs that tune the console logger work with either: `text` is
+Dagster's colored console logger, for humans; `json` writes one JSON object per line to stderr
+(ts, level, run_id, job, step_key, partition, event_type, message) for a log pipeline.
+"""
+
+from dagster import Field, InitLoggerContext, LoggerDefinition, colored_console_logger, logger
+
+from analytics_platform.config import PlatformSettings
+from analytics_platform.observability import json_logger
+
+
+@logger(
+    {
+        "log_level": Field(str, is_required=False, default_value="INFO"),
+        "name": Field(str, is_required=False, default_value="dagster"),
+    },
+    description="One JSON object per line on stderr, with the run id, job, step and partition.",
+)
+def json_console_logger(init_context: InitLoggerContext):
+    config = init_context.logger_config
+    return json_logger(config["name"], config["log_level"].upper())
+
+
+def build_loggers(settings: PlatformSettings) -> dict[str, LoggerDefinition]:
+    """The code location's default loggers (jobs that declare none get these)."""
+    if settings.log_format == "json":
+        return {"console": json_console_logger}
+    return {"console": colored_console_logger}
