@@ -562,6 +562,44 @@ def serve_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def metrics(args: argparse.Namespace) -> int:
+    """Prometheus metrics of the batch side on GET /metrics: collected from the Dagster
+    instance, the lake and the broker on scrape, cached for --ttl seconds."""
+    from dagster import DagsterInstance  # noqa: PLC0415
+
+    from analytics_platform.lake import Lake  # noqa: PLC0415
+    from analytics_platform.observability import (  # noqa: PLC0415
+        CachedScrape,
+        Collector,
+        metrics_server,
+        render,
+    )
+
+    settings = load_settings()
+    prepare_dagster_home(settings)
+    lake = Lake(str(settings.lake_uri), dict(settings.lake_storage_options))
+    data_dir = Path(str(settings.pulsar_data_dir))
+    with DagsterInstance.get() as instance:
+        collector = Collector(
+            lake,
+            instance,
+            lambda: settings.pulsar_service_url or running_embedded_url(data_dir),
+            backlog_limit=args.backlog_limit,
+        )
+        server = metrics_server(
+            args.host, args.port, CachedScrape(lambda: render(collector.collect()), args.ttl).text
+        )
+        print(f"metrics on http://{args.host}:{server.server_port}/metrics", flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+    return 0
+
+
 def worker(args: argparse.Namespace) -> int:
     """A celery worker of the celery executor (ANALYTICS_EXECUTOR=celery): it executes the steps
     runs submit to the settings' queue on the settings' broker, against the same instance."""
@@ -657,6 +695,16 @@ def main(argv: list[str] | None = None) -> int:
         help="a bundle directory or a models root (default: the platform's)",
     )
     serve_cmd.set_defaults(func=serve_command)
+    metrics_cmd = sub.add_parser("metrics", help="Prometheus metrics of the batch side")
+    metrics_cmd.add_argument("--host", default="127.0.0.1")
+    metrics_cmd.add_argument("--port", type=int, default=9108)
+    metrics_cmd.add_argument(
+        "--ttl", type=float, default=5.0, help="seconds a collection serves scrapes"
+    )
+    metrics_cmd.add_argument(
+        "--backlog-limit", type=int, default=100_000, help="most messages counted per topic"
+    )
+    metrics_cmd.set_defaults(func=metrics)
     worker_cmd = sub.add_parser("worker", help="a celery worker for ANALYTICS_EXECUTOR=celery")
     worker_cmd.add_argument("--name", default=f"analytics-{os.getpid()}")
     worker_cmd.add_argument("--concurrency", type=int, default=1, help="steps at once")
