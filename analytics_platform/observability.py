@@ -519,6 +519,14 @@ def _partition(tags: Mapping[str, str]) -> str | None:
     return f"{start}...{end}" if start and end else None
 
 
+def _event_type(event) -> str | None:
+    """The event's type as Dagster displays it (its stored PIPELINE_* values read RUN_*)."""
+    value = getattr(event, "event_type_value", None)
+    if value and value.startswith("PIPELINE_"):
+        return "RUN_" + value.removeprefix("PIPELINE_")
+    return value
+
+
 class JsonLogFormatter(logging.Formatter):
     """One JSON object per record: ts (UTC, ISO 8601), level, run_id, job, step_key, partition
     (the run's `dagster/partition` tag, or `start...end` of a range run), message, and the
@@ -537,7 +545,7 @@ class JsonLogFormatter(logging.Formatter):
             "job": meta.get("job_name"),
             "step_key": meta.get("step_key"),
             "partition": _partition(meta.get("job_tags") or {}),
-            "event_type": getattr(event, "event_type_value", None),
+            "event_type": _event_type(event),
             "message": meta.get("orig_message", record.getMessage()),
         }
         error = getattr(getattr(event, "event_specific_data", None), "error", None)

@@ -11,12 +11,14 @@ from dagster import (
 
 from analytics_platform.calendar import EXCHANGE_TZ, is_trading_day
 from assets.partitions import trading_day_partitions
+from resources.loggers import default_run_config
 
 end_of_day_job = define_asset_job(
     "end_of_day",
     selection=AssetSelection.all().materializable(),
     partitions_def=trading_day_partitions,
     description="Materialise the whole lineage graph for one trading day",
+    config=default_run_config(),
 )
 
 

@@ -5,6 +5,7 @@ from dagster import AssetSelection, define_asset_job
 from analytics_platform.events.contracts import INBOUND, WORKFLOWS
 from assets.metadata import lake_key
 from assets.partitions import trading_day_partitions
+from resources.loggers import default_run_config
 
 
 def ingest_job_name(workflow: str) -> str:
@@ -18,6 +19,7 @@ def ingest_job(workflow: str):
         selection=AssetSelection.assets(*keys).downstream().materializable(),
         partitions_def=trading_day_partitions,
         description=f"Land new {workflow} events for one trading day, refresh what depends on them",
+        config=default_run_config(),
     )
 
 

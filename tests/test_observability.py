@@ -38,7 +38,7 @@ from assets.metadata import lake_key
 from assets.partitions import trading_day_partitions
 from assets.raw_events import raw_event_assets
 from resources import build_resources
-from resources.loggers import build_loggers, json_console_logger
+from resources.loggers import build_loggers, default_run_config, json_console_logger
 from tests.conftest import TRADE_DATE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -179,24 +179,28 @@ def test_log_format_setting():
 
 
 def test_json_logs_carry_run_id_and_partition(capfd):
+    """A partition run of a job wired as the platform's are (the code location's loggers, the
+    jobs' default run config), launched without any logger config: JSON lines on stderr."""
+    json_settings = load_settings({"ANALYTICS_LOG_FORMAT": "json"})
+
     @asset(partitions_def=trading_day_partitions)
     def tiny(context) -> None:
         context.log.info('landed 3 rows "quoted"')
 
     defs = Definitions(
         assets=[tiny],
-        jobs=[define_asset_job("tiny_job", selection=[tiny])],
-        loggers=build_loggers(load_settings({"ANALYTICS_LOG_FORMAT": "json"})),
+        jobs=[
+            define_asset_job("tiny_job", selection=[tiny], config=default_run_config(json_settings))
+        ],
+        loggers=build_loggers(json_settings),
     )
     capfd.readouterr()
     result = defs.resolve_job_def("tiny_job").execute_in_process(
-        partition_key=TRADE_DATE.isoformat(),
-        instance=DagsterInstance.ephemeral(),
-        run_config={"loggers": {"console": {"config": {"log_level": "DEBUG"}}}},
+        partition_key=TRADE_DATE.isoformat(), instance=DagsterInstance.ephemeral()
     )
     assert result.success
     err = capfd.readouterr().err
-    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in err.splitlines() if line.strip()]  # JSON, every one
     assert len(lines) >= 5
     assert all(line["run_id"] == result.run_id for line in lines)
     assert all(line["partition"] == TRADE_DATE.isoformat() for line in lines)
@@ -204,22 +208,35 @@ def test_json_logs_carry_run_id_and_partition(capfd):
     assert all({"ts", "level", "step_key", "event_type", "message"} <= set(line) for line in lines)
     mine = [line for line in lines if line["message"] == 'landed 3 rows "quoted"']
     assert mine == [{**mine[0], "level": "INFO", "step_key": "tiny", "event_type": None}]
-    assert {"STEP_START", "STEP_SUCCESS"} <= {line["event_type"] for line in lines}
+    assert {"RUN_START", "STEP_START", "STEP_SUCCESS"} <= {line["event_type"] for line in lines}
     dt.datetime.fromisoformat(mine[0]["ts"])
 
 
 def test_the_code_location_logs_json_when_configured():
+    """With ANALYTICS_LOG_FORMAT=json the code location's `console` logger is the JSON one and
+    every platform job's partition runs name it (else Dagster would use its default console)."""
     code = (
         "from analytics_platform.definitions import defs\n"
         "from resources.loggers import json_console_logger\n"
-        "job = defs.resolve_job_def('end_of_day')\n"
-        "print(job.loggers['console'] is json_console_logger)\n"
+        "for name in ('end_of_day', 'ingest_trade_execution'):\n"
+        "    job = defs.resolve_job_def(name)\n"
+        "    config = job.partitioned_config.get_run_config_for_partition_key('2026-11-20')\n"
+        "    print(job.loggers['console'] is json_console_logger, config['loggers'])\n"
     )
-    env = {**os.environ, "ANALYTICS_LOG_FORMAT": "json", "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip().splitlines()[-1] == "True"
+    for log_format, expected in (("json", "True {'console': {}}"), ("text", None)):
+        env = {**os.environ, "ANALYTICS_LOG_FORMAT": log_format, "PYTHONPATH": str(ROOT)}
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if expected:
+            assert out.stdout.splitlines() == [expected, expected], out.stderr[-2000:]
+        else:
+            assert out.returncode != 0 and "KeyError: 'loggers'" in out.stderr
 
 
 # --- `analytics-platform metrics` after real runs ---------------------------------------------
