@@ -7,6 +7,7 @@ from assets.attribution import attribution_assets
 from assets.compliance import compliance_assets
 from assets.marts import marts_assets
 from assets.ml import ml_assets
+from assets.partitions import one_day_per_run
 from assets.raw_events import raw_event_assets, raw_quarantine, topic_specs
 from assets.raw_market_data import landing_specs, raw_market_data_assets
 from assets.simulation import simulated_market
@@ -41,17 +42,19 @@ settings = load_settings()
 sources = [simulated_market] if settings.simulator else [*landing_specs, *topic_specs]
 
 defs = Definitions(
-    assets=[
-        *sources,
-        *raw_market_data_assets,
-        *raw_event_assets,
-        raw_quarantine,
-        *tca_assets,
-        *attribution_assets,
-        *ml_assets,
-        *compliance_assets,
-        *marts_assets,
-    ],
+    assets=one_day_per_run(
+        [
+            *sources,
+            *raw_market_data_assets,
+            *raw_event_assets,
+            raw_quarantine,
+            *tca_assets,
+            *attribution_assets,
+            *ml_assets,
+            *compliance_assets,
+            *marts_assets,
+        ]
+    ),
     jobs=[end_of_day_job, *ingest_jobs.values()],
     schedules=[end_of_day_schedule],
     sensors=pulsar_sensors(settings.sensor_interval_s, settings.sensors_running),

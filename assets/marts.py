@@ -19,13 +19,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, TimeWindowPartitionMapping
+from dagster import AssetExecutionContext, AssetKey, TimeWindowPartitionMapping
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from dagster_duckdb import DuckDBResource
 
 from analytics_platform.tca.aggregates import TCA_WINDOW_DAYS
 from assets.metadata import OWNERS
-from assets.partitions import trading_day_partitions
+from assets.partitions import ONE_DAY_PER_RUN, trading_day_partitions
 from resources.lake import LakeResource
 
 DBT_DIR = Path(__file__).resolve().parents[1] / "dbt"
@@ -82,8 +82,7 @@ class MartsTranslator(DagsterDbtTranslator):
     dagster_dbt_translator=MartsTranslator(),
     partitions_def=trading_day_partitions,
     pool=WAREHOUSE_POOL,
-    # A day per run, like every other asset of the graph (dagster-dbt defaults to one run).
-    backfill_policy=BackfillPolicy.multi_run(1),
+    backfill_policy=ONE_DAY_PER_RUN,  # like every asset (dagster-dbt defaults to one run)
     name="marts",
 )
 def marts(

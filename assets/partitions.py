@@ -3,7 +3,13 @@
 import datetime as dt
 import warnings
 
-from dagster import FreshnessPolicy, PreviewWarning, TimeWindowPartitionsDefinition
+from dagster import (
+    AssetsDefinition,
+    BackfillPolicy,
+    FreshnessPolicy,
+    PreviewWarning,
+    TimeWindowPartitionsDefinition,
+)
 
 from analytics_platform.calendar import CALENDAR_START, EXCHANGE_TZ, nyse_holidays
 
@@ -17,6 +23,20 @@ trading_day_partitions = TimeWindowPartitionsDefinition(
     end_offset=1,
     exclusions=[dt.datetime.combine(d, dt.time()) for d in nyse_holidays()],
 )
+
+# A backfill runs one trading day per run, every asset alike: mixed policies split an asset
+# backfill into a run per asset, and dagster-dbt would default its marts to one run per range.
+ONE_DAY_PER_RUN = BackfillPolicy.multi_run(1)
+
+
+def one_day_per_run(assets: list) -> list:
+    """`assets` with every partitioned definition on ONE_DAY_PER_RUN."""
+    return [
+        a.with_attributes(backfill_policy=ONE_DAY_PER_RUN)
+        if isinstance(a, AssetsDefinition) and a.partitions_def is not None
+        else a
+        for a in assets
+    ]
 
 
 # Asset checks are partitioned like their assets: one result per day, shown on that day in the
