@@ -51,10 +51,15 @@ footer{margin-top:14px;color:#90a4ae;font-size:11px}
   .kpis{grid-template-columns:repeat(4,1fr)}}
 """
 
+# In <head>, before anything else runs: a script error anywhere marks the page.
+ERROR_HOOK = """
+window.addEventListener('error',function(e){
+  document.documentElement.setAttribute('data-render','error:'+e.message);});
+"""
+
 RENDER_CHECK = """
 (function(){
   var root=document.documentElement;
-  window.addEventListener('error',function(e){root.setAttribute('data-render','error:'+e.message);});
   function check(){
     var bad=[];
     document.querySelectorAll('figure.chart').forEach(function(f){
@@ -131,7 +136,8 @@ def document(title: str, subtitle: str, body: str, footer: str) -> str:
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
+        f"<title>{html.escape(title)}</title><script>{ERROR_HOOK}</script>"
+        f"<style>{CSS}</style></head><body>"
         f"<header><h1>{html.escape(title)}</h1>"
         f'<div class="sub">{html.escape(subtitle)}</div></header>'
         f"<main>{body}</main><footer>{html.escape(footer)}</footer>"
