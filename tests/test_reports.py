@@ -213,6 +213,21 @@ def test_disk_cache_round_trip_and_pruning(tmp_path):
         open_cache("memcached://x", tmp_path)
 
 
+def test_fingerprint_ignores_last_bit_noise_but_not_a_changed_row():
+    from analytics_platform.reports.build import REPORTS, fingerprint  # noqa: PLC0415
+
+    kind = REPORTS["tca"]
+    frames = {"effects": _effects(), "breakdowns": _breakdowns()}
+    base = fingerprint(kind, frames, pdf=True)
+    # A re-run sums in another order: the last bits move, the report does not.
+    noisy = _breakdowns().with_columns(pl.col("cost_bps") * (1 + 1e-15))
+    assert fingerprint(kind, {**frames, "breakdowns": noisy}, pdf=True) == base
+    changed = _breakdowns().with_columns(pl.col("cost_bps") + 0.001)
+    assert fingerprint(kind, {**frames, "breakdowns": changed}, pdf=True) != base
+    assert fingerprint(kind, frames, pdf=False) != base  # an HTML-only build is another entry
+    assert fingerprint(REPORTS["performance"], frames, pdf=True) != base
+
+
 def test_reports_cache_setting_is_validated():
     assert load_settings({}).reports_cache == "disk"
     assert load_settings({"ANALYTICS_REPORTS_CACHE": "redis://h:6379/0"}).reports_cache.startswith(
