@@ -47,7 +47,8 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:now
 ul.findings{margin:4px 0 6px 18px;padding:0}ul.findings li{margin:2px 0}
 footer{margin-top:14px;color:#90a4ae;font-size:11px}
 @page{size:A4 landscape;margin:10mm}
-@media print{body{background:#fff;padding:0}.grid{grid-template-columns:1fr 1fr}
+@media print{body{background:#fff;padding:0;zoom:.72}.grid{grid-template-columns:1fr 1fr}
+  section.wide{break-inside:auto;page-break-inside:auto}
   .kpis{grid-template-columns:repeat(4,1fr)}}
 """
 
