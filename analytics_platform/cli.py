@@ -179,6 +179,12 @@ def _print_summary(result, settings: PlatformSettings) -> int:
     for e in failed:
         print(f"  FAILED {e.asset_key.to_user_string()}:{e.check_name}: {e.description}")
     _print_marts(settings, materialized, evaluations)
+    reports = {k: m for k, m in materialized.items() if k.startswith("reports/")}
+    if reports:
+        print("Reports (open in a browser; PDF beside; docs/reports.md):")
+        for key, meta in reports.items():
+            files = "  ".join(str(meta[f]) for f in ("html", "pdf") if f in meta)
+            print(f"  {key:<20} {files}   (cache {meta.get('cache')})")
     _print_attribution(settings, result)
     topics = {k: m for k, m in materialized.items() if "published" in m}
     if topics:
@@ -195,6 +201,7 @@ Where to look next:
   Delta lake      {settings.lake_uri}
   Landing zone    {settings.landing_uri}
   Warehouse       {settings.warehouse_path}   (dbt marts; make docs: their dbt docs)
+  Reports         {settings.reports_dir}/<date>/   (tca and performance, HTML and PDF)
   Dagster home    {settings.dagster_home}   (this run is in its history)
   Simulated world {settings.simulator_dir}   (closing states and ground truth per day)
   UI              make ui        ->  http://127.0.0.1:3000

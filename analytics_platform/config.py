@@ -26,6 +26,7 @@ from analytics_platform.attribution.brinson import INTERACTIONS
 from analytics_platform.attribution.risk import DEFAULT_RISK_FREE_RATE
 from analytics_platform.compliance import DEFAULT_COST_K_SIGMA
 from analytics_platform.marketdata.simulator import SimulationConfig
+from analytics_platform.reports.cache import REDIS_SCHEMES
 from analytics_platform.tca.execution_quality import (
     DEFAULT_NOTIONAL_BUCKETS,
     DEFAULT_OUTLIER_K_SIGMA,
@@ -250,6 +251,14 @@ class PlatformSettings(BaseModel):
             " run_id, job, step_key, partition: production)"
         ),
     )
+    reports_cache: str = Field(
+        "disk",
+        alias="ANALYTICS_REPORTS_CACHE",
+        description=(
+            "where built reports are cached: disk ($ANALYTICS_HOME/reports/.cache), off, or a"
+            " Redis URL (redis://127.0.0.1:6379/0, the production profile)"
+        ),
+    )
     max_concurrent_runs: int = Field(
         2,
         gt=0,
@@ -307,6 +316,14 @@ class PlatformSettings(BaseModel):
             raise ValueError(f"must be one of {', '.join(LOG_FORMATS)}")
         return value.strip().lower()
 
+    @field_validator("reports_cache")
+    @classmethod
+    def _reports_cache(cls, value: str) -> str:
+        value = value.strip()
+        if value not in ("disk", "off") and not value.startswith(REDIS_SCHEMES):
+            raise ValueError("must be disk, off or a Redis URL (redis://, rediss://, unix://)")
+        return value
+
     @field_validator("pulsar_service_url")
     @classmethod
     def _pulsar_url(cls, value: str | None) -> str | None:
@@ -339,6 +356,11 @@ class PlatformSettings(BaseModel):
     def simulator_dir(self) -> Path:
         """Where the simulated world keeps its chain of states and its ground truth."""
         return Path(self.home, "simulator")
+
+    @property
+    def reports_dir(self) -> Path:
+        """Where the daily reports are written: `<reports_dir>/<day>/tca.html`, …"""
+        return Path(self.home, "reports")
 
     @property
     def embedded_pulsar(self) -> bool:

@@ -10,6 +10,7 @@ from assets.ml import ml_assets
 from assets.partitions import one_day_per_run
 from assets.raw_events import raw_event_assets, raw_quarantine, topic_specs
 from assets.raw_market_data import landing_specs, raw_market_data_assets
+from assets.reports import report_assets
 from assets.simulation import simulated_market
 from assets.tca import tca_assets
 from jobs.end_of_day import end_of_day_job, end_of_day_schedule
@@ -53,6 +54,7 @@ defs = Definitions(
             *ml_assets,
             *compliance_assets,
             *marts_assets,
+            *report_assets,
         ]
     ),
     jobs=[end_of_day_job, *ingest_jobs.values()],

@@ -17,6 +17,7 @@ from resources.lake import (
 )
 from resources.mlflow import MlflowResource
 from resources.pulsar import BrokerUnavailable, PulsarResource
+from resources.reports import ReportsResource
 from resources.simulator import SimulatorResource
 
 
@@ -65,6 +66,7 @@ def build_resources(settings: PlatformSettings) -> dict[str, object]:
         # The marts (dbt) and the cost model build on these two.
         "warehouse": DuckDBResource(database=str(settings.warehouse_path)),
         "dbt": marts_dbt_resource(),
+        "reports": ReportsResource(root=str(settings.reports_dir), cache=settings.reports_cache),
         "mlflow": MlflowResource(tracking_uri=str(settings.mlflow_tracking_uri)),
         "pulsar": PulsarResource(
             service_url=settings.pulsar_service_url, embedded_dir=str(settings.pulsar_data_dir)
@@ -92,6 +94,7 @@ __all__ = [
     "ModelStoreResource",
     "PulsarResource",
     "QualityConfig",
+    "ReportsResource",
     "SimulatorResource",
     "TcaConfig",
     "build_resources",

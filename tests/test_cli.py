@@ -52,6 +52,8 @@ def test_run_day_end_to_end_on_the_embedded_default(tmp_path):
     assert "raw/executions" in out and "events quarantined (raw/quarantine): 0" in out
     assert "persistent://analytics/trade-execution/trade-executed" in out
     assert "make ui" in out
+    assert str(home / "reports" / "2026-11-20" / "tca.html") in out  # the reports, linked
+    assert (home / "reports" / "2026-11-20" / "performance.html").is_file()
     lake = Lake(str(home / "lake"))
     assert lake.scan(QUOTES).collect().height == 20_000
     assert (home / "dagster" / "dagster.yaml").exists()
@@ -62,6 +64,7 @@ def test_run_day_end_to_end_on_the_embedded_default(tmp_path):
 
     again = _run_day(home)  # re-running the same day is safe: same rows, no duplicates
     assert again.returncode == 0, again.stdout + again.stderr
+    assert "(cache hit)" in again.stdout  # same inputs: the reports come from the cache
     assert lake.scan(QUOTES).collect().height == 20_000
 
 
