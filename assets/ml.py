@@ -54,7 +54,7 @@ from analytics_platform.ml.feedback import (
     order_predictions,
     retrain_reason,
 )
-from analytics_platform.ml.registry import lineage_tags, register
+from analytics_platform.ml.registry import lineage_tags, model_card, register
 from analytics_platform.ml.versions import (
     COST_DATASET,
     COST_PREDICTIONS,
@@ -470,6 +470,7 @@ def ml_cost_model_bundle(
         context.log.warning(f"no new bundle: {exc}")
         return MaterializeResult(metadata={"retrained": False, "reason": str(exc)})
     candidate_dir = bundle.save(root / bundle.version)
+    (candidate_dir / "model_card.md").write_text(model_card(bundle))
     registered = register(
         mlflow.tracking_uri,
         bundle,
@@ -499,6 +500,7 @@ def ml_cost_model_bundle(
             "symbols": len(bundle.symbols),
             **scores,
             "coefficients": MetadataValue.json(bundle.metadata["coefficients"]),
+            "model_card": MetadataValue.md(model_card(bundle)),
         }
     )
 

@@ -3,6 +3,7 @@ coefficients come back, the network beats or matches it, intervals cover about 8
 orders, and the bundle the service loads predicts what the fit predicted."""
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -138,3 +139,25 @@ def test_almgren_chriss_horizon_by_hand():
     base = almgren_chriss_horizon_s(20.0, np.array([0.01]), np.array([100.0]), 1e-3)[0]
     assert almgren_chriss_horizon_s(20.0, np.array([0.01]), np.array([200.0]), 1e-3)[0] < base
     assert almgren_chriss_horizon_s(20.0, np.array([0.01]), np.array([100.0]), 4e-3)[0] < base
+
+
+def test_a_fit_registers_with_its_card_calibration_and_plot(synthetic, tmp_path):
+    from mlflow.tracking import MlflowClient  # noqa: PLC0415
+
+    from analytics_platform.ml.registry import register  # noqa: PLC0415
+
+    bundle, held_out = fit_cost_model(*synthetic, kind="linear")
+    calibration = bundle.metadata["calibration"]
+    assert {c["dimension"] for c in calibration} == {"urgency", "size_vs_adv"}
+    sizes = [c for c in calibration if c["dimension"] == "size_vs_adv"]
+    assert sum(c["orders"] for c in sizes) == held_out.realised_bps.size
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    registered = register(uri, bundle, bundle.save(tmp_path / bundle.version),
+                          test_orders=held_out.orders, test_realised=held_out.realised_bps,
+                          champion_bundle=None)  # fmt: skip
+    client = MlflowClient(tracking_uri=uri)
+    artifacts = {a.path for a in client.list_artifacts(registered.run_id)}
+    assert {"model_card.md", "calibration.png", "calibration_by_bucket.json"} <= artifacts
+    card = client.download_artifacts(registered.run_id, "model_card.md", str(tmp_path))
+    text = Path(card).read_text()
+    assert bundle.version in text and "| square-root law |" in text and "η =" in text

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from analytics_platform.ml.feedback import calibration_by_bucket
 from analytics_platform.ml.network import standardised_residuals, train_network
 from analytics_platform.serving.bundle import Bundle, SymbolContext
 from analytics_platform.serving.model import (
@@ -183,7 +184,16 @@ def fit_cost_model(
             mean, scale = network_forward(arrays, xt, _network_inputs(test, xt))
             scores.update(_scores(yt, mean, scale, interval))
         else:
+            mean, scale = xt @ coefficients, vol_test
             scores.update(linear)
+        lower, upper = mean + interval[0] * scale, mean + interval[1] * scale
+        held_out_predictions = test.select("urgency", "arrival_cost_bps").with_columns(
+            size_vs_adv=test["quantity"] / test["adv"],
+            cost_bps=mean,
+            error_bps=yt - mean,
+            in_interval=(yt >= lower) & (yt <= upper),
+        )
+        scores["calibration"] = calibration_by_bucket(held_out_predictions).to_dicts()
     latest = frame.filter(pl.col("trade_date") == frame["trade_date"].max())
     context = (
         frame.group_by("symbol")
