@@ -23,6 +23,28 @@ log = logging.getLogger(__name__)
 _CONFIG = "[metrics]\nenabled = false\n"
 
 
+def _listens(pid: int, port: int) -> bool:
+    """Whether process `pid` holds the listening socket of loopback `port` (Linux /proc; True
+    where /proc cannot tell)."""
+    try:
+        table = Path("/proc/net/tcp").read_text().splitlines()[1:]
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return True
+    inodes = {
+        fields[9]
+        for fields in (line.split() for line in table)
+        if fields[1].endswith(f":{port:04X}") and fields[3] == "0A"  # 0A: LISTEN
+    }
+    owned = set()
+    for fd in fds:
+        try:
+            owned.add(os.readlink(fd))
+        except OSError:
+            continue
+    return any(f"socket:[{inode}]" in owned for inode in inodes)
+
+
 def free_loopback_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -101,9 +123,13 @@ class EmbeddedPulsar:
                 return False
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.25):
-                    return True
+                    pass
             except OSError:
                 time.sleep(0.05)
+                continue
+            # Another broker may have taken the port between choosing and binding it (tests
+            # start brokers in parallel): ready means *this* process listens there.
+            return _listens(self.process.pid, port)
         return False
 
     @property
