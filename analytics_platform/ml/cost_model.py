@@ -4,10 +4,9 @@ The square-root law with fitted coefficients (REFERENCES "Market impact"): arriv
 a·half spread + Y·σ_D·√(Q/ADV) + urgency, algo and order-type effects, by least squares; its 85%
 interval is the 7.5%–92.5% quantiles of the residual in units of the symbol's daily volatility.
 The default model (`kind="network"`, analytics_platform/ml/network.py) keeps that fit as its prior
-and adds a residual network and a heteroscedastic head. The window's days split in time: the
-earliest are fitted, the next 15% calibrate the interval (split conformal: quantiles of
-residuals the fit never saw), and the last 20% score it (MAE, RMSE, interval coverage) beside
-the mean and the square-root law, the baselines a model must beat.
+and adds a residual network and a heteroscedastic head. Both are fitted on the window's earlier
+days and scored on the last ones (MAE, RMSE, interval coverage) beside the mean and the
+square-root law, the baselines a model must beat.
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ from analytics_platform.serving.model import (
 
 INTERVAL = (0.075, 0.925)
 TEST_SHARE = 0.2
-CALIBRATION_SHARE = 0.15
 
 
 def _inputs(rows: pl.DataFrame, vol: pl.DataFrame) -> pl.DataFrame:
@@ -156,25 +154,18 @@ def fit_cost_model(
     algos = tuple(sorted(frame["algo"].unique().to_list()))
     days = frame["trade_date"].unique().sort().to_list()
     n_test = max(1, round(TEST_SHARE * len(days))) if len(days) > 1 else 0
-    # Split conformal: the interval's quantiles come from days the fit did not see (the ones
-    # just before the test days); in-sample residuals make intervals too narrow or too wide.
-    n_calibration = round(CALIBRATION_SHARE * len(days)) if len(days) - n_test >= 4 else 0
     test_days = set(days[len(days) - n_test :])
-    calibration_days = set(days[len(days) - n_test - n_calibration : len(days) - n_test])
-    train = frame.filter(~pl.col("trade_date").is_in(test_days | calibration_days))
+    train = frame.filter(~pl.col("trade_date").is_in(test_days))
     test = frame.filter(pl.col("trade_date").is_in(test_days))
-    calibration = frame.filter(pl.col("trade_date").is_in(calibration_days))
-    if calibration.is_empty():
-        calibration = train
     x, y = _matrix(train, algos), train["arrival_cost_bps"].to_numpy()
     coefficients, *_ = np.linalg.lstsq(x, y, rcond=None)
-    xc, yc = _matrix(calibration, algos), calibration["arrival_cost_bps"].to_numpy()
-    linear_interval = _interval((yc - xc @ coefficients) / calibration["daily_vol_bps"].to_numpy())
+    vol_train = train["daily_vol_bps"].to_numpy()
+    linear_interval = _interval((y - x @ coefficients) / vol_train)
     arrays: dict[str, np.ndarray] = {}
     if kind == "network":
-        arrays = train_network(x, _network_inputs(train, x), y, coefficients)
-        residuals = standardised_residuals(arrays, xc, _network_inputs(calibration, xc), yc)
-        interval = _interval(residuals)
+        inputs = _network_inputs(train, x)
+        arrays = train_network(x, inputs, y, coefficients)
+        interval = _interval(standardised_residuals(arrays, x, inputs, y))
     else:
         interval = linear_interval
     scores = {}
@@ -253,7 +244,6 @@ def fit_cost_model(
             "model": MODELS[kind],
             "window": window,
             "train_orders": train.height,
-            "calibration_days": len(calibration_days),
             "temporary_impact_eta_bps": eta,
             "coefficients": dict(zip(feature_names(algos), coefficients.tolist(), strict=True)),
             **scores,
