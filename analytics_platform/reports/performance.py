@@ -54,6 +54,20 @@ QUERIES = {
 }
 
 
+def _per_portfolio(effects: pl.DataFrame, *constant: str) -> pl.DataFrame:
+    """Brinson rows summed over the sectors per portfolio: its returns (and `constant` columns,
+    the same on every sector row) once, the effects summed (Σ effects = excess return)."""
+    firsts = (*constant, "portfolio_return", "benchmark_return", "excess_return")
+    return (
+        effects.group_by("portfolio_id")
+        .agg(
+            *[pl.col(c).first() for c in firsts],
+            *[pl.col(c).sum() for c in ("allocation", "selection", "interaction")],
+        )
+        .sort("portfolio_id")
+    )
+
+
 def _rows(frame: pl.DataFrame | None) -> list[dict[str, Any]]:
     return [] if frame is None else list(frame.iter_rows(named=True))
 
@@ -91,21 +105,7 @@ def portfolio_summary(brinson: pl.DataFrame) -> list[dict[str, Any]]:
     = excess return), and the trading effect (NAV return − holdings return)."""
     if brinson.is_empty():
         return []
-    grouped = (
-        brinson.group_by("portfolio_id")
-        .agg(
-            pl.col("benchmark_id").first(),
-            pl.col("portfolio_return").first(),
-            pl.col("benchmark_return").first(),
-            pl.col("excess_return").first(),
-            pl.col("nav_return").first(),
-            pl.col("trading_effect").first(),
-            pl.col("allocation").sum(),
-            pl.col("selection").sum(),
-            pl.col("interaction").sum(),
-        )
-        .sort("portfolio_id")
-    )
+    grouped = _per_portfolio(brinson, "benchmark_id", "nav_return", "trading_effect")
     return _rows(grouped)
 
 
@@ -339,19 +339,7 @@ def _portfolios(frames: Mapping[str, pl.DataFrame]) -> str:
     linked = frames.get("linked", pl.DataFrame())
     linked_rows = []
     if not linked.is_empty():
-        summary = (
-            linked.group_by("portfolio_id")
-            .agg(
-                pl.col("n_days").first(),
-                pl.col("portfolio_return").first(),
-                pl.col("benchmark_return").first(),
-                pl.col("excess_return").first(),
-                pl.col("allocation").sum(),
-                pl.col("selection").sum(),
-                pl.col("interaction").sum(),
-            )
-            .sort("portfolio_id")
-        )
+        summary = _per_portfolio(linked, "n_days")
         linked_rows = [
             [
                 f.text(p["portfolio_id"]),

@@ -27,7 +27,7 @@ from analytics_platform.tca.execution_quality import (
     rule_605,
     rule_605_by_symbol,
 )
-from analytics_platform.tca.fills import DEFAULT_HORIZONS, fill_tca
+from analytics_platform.tca.fills import DEFAULT_HORIZONS, FILL_COLUMNS, fill_tca
 from analytics_platform.tca.orders import order_tca
 from analytics_platform.tca.pretrade import (
     pretrade_calibration,
@@ -459,22 +459,7 @@ _FILL = ((_EX, "price"), (_EX, "side"), (_EX, "ts"))
 _FILLED = ((_EX, "price"), (_EX, "quantity"), (_EX, "order_id"))
 _HORIZON_COLUMNS = ("realized_spread_bps", "price_impact_bps", "markout_bps")
 FILL_TCA_LINEAGE: dict[str, tuple[tuple[str, str], ...]] = {
-    **{
-        c: ((_EX, c),)
-        for c in (
-            "exec_id",
-            "order_id",
-            "symbol",
-            "side",
-            "ts",
-            "quantity",
-            "price",
-            "venue",
-            "liquidity",
-            "fee",
-            "trade_date",
-        )
-    },
+    **{c: ((_EX, c),) for c in FILL_COLUMNS},  # carried over from raw/executions
     "mid_at_fill": (*_MID, (_EX, "ts")),
     "bid_at_fill": ((_Q, "bid_px"), (_Q, "ts"), (_EX, "ts")),
     "ask_at_fill": ((_Q, "ask_px"), (_Q, "ts"), (_EX, "ts")),
