@@ -77,3 +77,15 @@ def postgres_database():
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.fixture(autouse=True)
+def _dagster_home_restored():
+    """`prepare_dagster_home` points DAGSTER_HOME at an instance for the whole process (what the
+    CLI wants): a test that calls it must not hand its instance to the next test on its worker."""
+    before = os.environ.get("DAGSTER_HOME")
+    yield
+    if before is None:
+        os.environ.pop("DAGSTER_HOME", None)
+    else:
+        os.environ["DAGSTER_HOME"] = before
