@@ -9,6 +9,7 @@ contract's `Datetime("ns", "UTC")`.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -315,3 +316,22 @@ class Lake:
             return pl.DataFrame()
         dt_table = DeltaTable(self.uri(table), storage_options=self._options())
         return pl.DataFrame(dt_table.get_add_actions(flatten=True))
+
+    def partition_digest(
+        self, table: str, trade_dates: Iterable[dt.date], partition_column: str = "trade_date"
+    ) -> str:
+        """A digest of the data files that make up the given partitions of `table`, from the
+        Delta log alone. Files are immutable and uniquely named, so any write that touches those
+        partitions (an insert, a replacement, a compaction) changes it; partitions with no files
+        (or no table yet) digest alike."""
+        files = self.files(table)
+        paths = (
+            []
+            if files.is_empty()
+            else files.filter(pl.col(f"partition.{partition_column}").is_in(list(trade_dates)))[
+                "path"
+            ]
+            .sort()
+            .to_list()
+        )
+        return hashlib.sha256("\n".join(paths).encode()).hexdigest()[:16]

@@ -78,7 +78,7 @@ from analytics_platform.tca.score import (
     order_scores,
     with_trend,
 )
-from assets.inputs import LakeInput, lake_table_asset, lake_table_spec
+from assets.inputs import LakeInput, lake_table_asset, lake_table_spec, skip_unchanged
 from assets.metadata import (
     check_result,
     code_version,
@@ -405,6 +405,11 @@ def _coverage_check(table: pl.DataFrame, seen: pl.Series, entity: str) -> CheckO
     ],
     partitions_def=trading_day_partitions,
     name="tca_effects",
+)
+@skip_unchanged(
+    {key: ["covers_entities", "interval_bounds"] for key in EFFECT_KEYS.values()},
+    list(EFFECT_INPUTS),
+    TCA_CODE_VERSION,
 )
 def tca_effects(context: AssetExecutionContext, lake: LakeResource):
     """Venue, algo and broker effects: one regression, three tables."""

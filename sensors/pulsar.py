@@ -7,7 +7,8 @@ again), up to `sensor_max_messages`, and emits one RunRequest per trade_date see
 deterministic: the same new messages always give the same key, so a re-evaluated tick cannot
 launch a second run. A day with a run already queued or in progress (a backfill, the CLI, the
 schedule) is not requested again: that run lands what is new, and the topic's cursor stays put so
-anything it misses is requested on a later tick.
+anything it misses is requested on a later tick. Its runs skip the assets whose inputs did not
+change (assets/inputs.py `skip_unchanged`): the run's own day may have nothing new.
 """
 
 import hashlib
@@ -30,6 +31,7 @@ from analytics_platform.events.contracts import INBOUND, WORKFLOWS
 from analytics_platform.events.landing import committed_offset
 from analytics_platform.events.probing import probe_topic
 from analytics_platform.events.reading import decode_offset, encode_offset, later
+from assets.inputs import SKIP_UNCHANGED_TAG
 from assets.partitions import trading_day_partitions
 from jobs.ingest import ingest_jobs
 from resources.lake import IngestConfig, LakeResource
@@ -106,7 +108,11 @@ def pulsar_sensor(workflow: str, interval_s: int, running: bool = True) -> Senso
                 RunRequest(
                     run_key=f"{workflow}:{date}:{digest}",
                     partition_key=date,
-                    tags={"trigger": "sensor", "pulsar/workflow": workflow},
+                    tags={
+                        "trigger": "sensor",
+                        "pulsar/workflow": workflow,
+                        SKIP_UNCHANGED_TAG: "true",
+                    },
                 )
             )
         if skipped:

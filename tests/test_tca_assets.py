@@ -3,7 +3,7 @@
 import json
 
 import polars as pl
-from dagster import materialize
+from dagster import AssetKey, DagsterInstance, materialize
 
 from analytics_platform.events.broker import EmbeddedPulsar
 from analytics_platform.events.outbound import TCA_REPORT
@@ -26,6 +26,7 @@ from analytics_platform.tca.schemas import (
     RULE_605_SYMBOL,
     SUMMARY_CONTRACTS,
 )
+from assets.inputs import SKIP_UNCHANGED_TAG
 from assets.raw_events import raw_event_assets
 from assets.raw_market_data import raw_market_data_assets
 from assets.tca import tca_assets
@@ -36,6 +37,8 @@ from resources import (
 )
 from tests.conftest import TRADE_DATE, tuning
 from tests.test_events_publish import _read_all
+
+QUOTES_KEY = AssetKey(["raw", "quotes"])
 
 
 def test_tca_graph_for_one_day(tmp_path, small_day):
@@ -107,3 +110,61 @@ def test_tca_graph_for_one_day(tmp_path, small_day):
     assert report["window_orders"] == small_day.orders.height
     assert {r["bucket"] for r in report["by_algo"]} == set(small_day.orders["algo"])
     assert "top_outliers" in json.loads(reports[0].data())
+
+
+def test_sensor_runs_skip_assets_whose_inputs_did_not_change(tmp_path, small_day):
+    """A sensor run (SKIP_UNCHANGED_TAG) recomputes nothing when no input partition changed:
+    the tables keep their versions and the checks their results; a changed input recomputes."""
+    zone = LandingZone(tmp_path / "landing")
+    for table, frame in small_day.market_data.items():
+        zone.write(table, TRADE_DATE, frame)
+    instance = DagsterInstance.ephemeral()
+    lake = Lake(str(tmp_path / "lake"))
+    with EmbeddedPulsar(tmp_path / "pulsar") as broker:
+        with pulsar_client(broker.service_url) as client:
+            publish_all(client, small_day.trading_events)
+        resources = {
+            "lake": LakeResource(root_uri=str(tmp_path / "lake")),
+            "landing": LandingZoneResource(root=str(tmp_path / "landing")),
+            **tuning(ANALYTICS_MAX_CROSSED_QUOTE_SHARE="1e-3"),
+            "pulsar": PulsarResource(service_url=broker.service_url, embedded_dir=str(tmp_path)),
+        }
+        graph = [*raw_market_data_assets, *raw_event_assets, *tca_assets]
+        tca_keys = [k for a in tca_assets for k in a.keys]
+
+        def run(selection, tags=None):
+            result = materialize(
+                graph,
+                selection=selection,
+                partition_key=TRADE_DATE.isoformat(),
+                resources=resources,
+                instance=instance,
+                tags=tags,
+            )
+            assert result.success
+            return {
+                m.asset_key.to_user_string(): m.metadata
+                for m in result.get_asset_materialization_events()
+                for m in [m.event_specific_data.materialization]
+            }, result.get_asset_check_evaluations()
+
+        run(None)
+        versions = {t: lake.version(t) for t in (FILL_TCA.table, ORDER_TCA.table)}
+        sensor_run = {SKIP_UNCHANGED_TAG: "true"}
+        skipped, checks = run(tca_keys, sensor_run)
+        recomputed = {k for k, meta in skipped.items() if "skipped_unchanged_since_run" not in meta}
+        # Only the multi-asset (not a lake_table_asset) computes again.
+        assert recomputed == set(), recomputed
+        assert "tca/fills" in skipped and "tca/orders" in skipped
+        assert {t: lake.version(t) for t in versions} == versions
+        assert checks and all(c.passed for c in checks)
+        assert all("carried_from_run" in c.metadata for c in checks if c.asset_key in skipped)
+
+        # The quotes partition is replaced (new files): every asset reading it computes again.
+        run([QUOTES_KEY])
+        again, _ = run(tca_keys, sensor_run)
+        assert "skipped_unchanged_since_run" not in again["tca/fills"]
+        assert lake.version(FILL_TCA.table) > versions[FILL_TCA.table]
+        # Without the tag (the end-of-day job, the CLI) an asset always computes.
+        plain, _ = run([AssetKey(["tca", "fills"])])
+        assert "skipped_unchanged_since_run" not in plain["tca/fills"]
