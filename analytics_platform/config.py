@@ -194,10 +194,16 @@ class PlatformSettings(BaseModel):
         alias="ANALYTICS_SENSOR_INTERVAL_S",
         description="seconds between two ticks of each Pulsar sensor",
     )
+    observe_interval_s: int = Field(
+        60,
+        gt=0,
+        alias="ANALYTICS_OBSERVE_INTERVAL_S",
+        description="seconds between two ticks of the observe_landing and observe_topics sensors",
+    )
     sensors_running: bool = Field(
         True,
         alias="ANALYTICS_SENSORS_RUNNING",
-        description="the Pulsar sensors start with the daemon (false: started from the UI)",
+        description="the sensors start with the daemon (false: started from the UI)",
     )
     # The embedded default's source of data: a simulated market and firm (docs/simulator.md).
     simulator: bool = Field(

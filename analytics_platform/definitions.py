@@ -17,6 +17,7 @@ from jobs.end_of_day import end_of_day_job, end_of_day_schedule
 from jobs.ingest import ingest_jobs
 from resources import build_resources
 from resources.loggers import build_loggers
+from sensors.observe import observe_sensors
 from sensors.pulsar import pulsar_sensors
 
 
@@ -39,7 +40,8 @@ def step_executor(settings: PlatformSettings) -> ExecutorDefinition:
 settings = load_settings()
 
 # The embedded default simulates its sources (vendor drops, Pulsar topics); in production they
-# are external assets fed by the real vendor and trading systems.
+# are external assets fed by the real vendor and trading systems. Either way the observe_*
+# sensors report what the landing zone and the broker hold.
 sources = [simulated_market] if settings.simulator else [*landing_specs, *topic_specs]
 
 defs = Definitions(
@@ -59,7 +61,10 @@ defs = Definitions(
     ),
     jobs=[end_of_day_job, *ingest_jobs.values()],
     schedules=[end_of_day_schedule],
-    sensors=pulsar_sensors(settings.sensor_interval_s, settings.sensors_running),
+    sensors=[
+        *pulsar_sensors(settings.sensor_interval_s, settings.sensors_running),
+        *observe_sensors(settings.observe_interval_s, settings.sensors_running),
+    ],
     resources=build_resources(settings),
     loggers=build_loggers(settings),
     executor=step_executor(settings),

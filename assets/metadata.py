@@ -2,6 +2,7 @@
 
 import hashlib
 import importlib.util
+from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
@@ -16,7 +17,7 @@ from dagster import (
     TableSchema,
 )
 
-from analytics_platform.contracts import TableContract
+from analytics_platform.contracts import ColumnSpec, TableContract
 from analytics_platform.lake import PartitionWrite
 from analytics_platform.quality.checks import CheckOutcome
 from analytics_platform.reporting import Markdown, markdown_table
@@ -41,7 +42,8 @@ def lake_key(table: str) -> AssetKey:
     return AssetKey(table.split("/"))
 
 
-def table_schema(contract: TableContract) -> TableSchema:
+def column_schema(columns: Sequence[ColumnSpec]) -> TableSchema:
+    """`dagster/column_schema` of contract columns (a table's, or a topic's messages')."""
     return TableSchema(
         columns=[
             TableColumn(
@@ -50,7 +52,7 @@ def table_schema(contract: TableContract) -> TableSchema:
                 description=c.description,
                 constraints=None,
             )
-            for c in contract.columns
+            for c in columns
         ]
     )
 
@@ -58,7 +60,7 @@ def table_schema(contract: TableContract) -> TableSchema:
 def definition_metadata(contract: TableContract) -> dict[str, object]:
     """Static metadata shown on the asset in the lineage graph."""
     return {
-        "dagster/column_schema": table_schema(contract),
+        "dagster/column_schema": column_schema(contract.columns),
         "dagster/table_name": contract.table.replace("/", "."),
         "natural_key": ", ".join(contract.key),
         "partitioned_by": contract.partition_column,

@@ -25,7 +25,14 @@ from analytics_platform.events.landing import ingest_topic
 from analytics_platform.events.reading import BrokerConnectionLost
 from analytics_platform.quality.checks import unique_key_check
 from analytics_platform.reporting import markdown_table
-from assets.metadata import OWNERS, check_result, code_version, definition_metadata, lake_key
+from assets.metadata import (
+    OWNERS,
+    check_result,
+    code_version,
+    column_schema,
+    definition_metadata,
+    lake_key,
+)
 from assets.partitions import partition_date, trading_day_partitions
 from resources.lake import IngestConfig, LakeResource, QualityConfig
 from resources.pulsar import PulsarResource
@@ -43,14 +50,19 @@ def group_of(contract: EventContract) -> str:
 
 
 def topic_spec(contract: EventContract) -> AssetSpec:
-    """The Pulsar topic as an external asset, so lineage starts at the broker."""
+    """The Pulsar topic as an external asset, so lineage starts at the broker; its column schema
+    is the messages' fields (the `observe_topics` sensor reports its backlog)."""
     return AssetSpec(
         key=topic_key(contract),
         description=f"Pulsar topic {contract.spec.topic} ({contract.spec.event_type})",
         group_name="pulsar_topics",
         owners=OWNERS,
         kinds={"pulsar"},
-        metadata={"topic": contract.spec.topic, "event_type": contract.spec.event_type},
+        metadata={
+            "dagster/column_schema": column_schema(contract.message_columns),
+            "topic": contract.spec.topic,
+            "event_type": contract.spec.event_type,
+        },
     )
 
 

@@ -61,6 +61,12 @@ class EventContract:
         return [c.name for c in self.payload]
 
     @property
+    def message_columns(self) -> list[ColumnSpec]:
+        """The fields of a message on the topic, as decoded: the envelope, trade_date and the
+        payload (the raw table adds the message id it was landed from)."""
+        return [*_envelope(), trade_date_column(), *self.payload]
+
+    @property
     def table(self) -> TableContract:
         return TableContract(
             table=self.spec.table,
