@@ -42,6 +42,7 @@ def _cost_rows(realised: list[float]) -> pl.DataFrame:
             "arrival_cost_bps": realised,
             "spread_bps": [4.0] * n,
             "size_vs_adv": [0.01] * n,
+            "realized_vol_30m_bps": [50.0] * n,  # a linear bundle's answer does not use it
         }
     ).with_columns(pl.col("at").cast(pl.Datetime("ns", "UTC")))
 

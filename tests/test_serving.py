@@ -136,6 +136,21 @@ def test_a_batch_answers_in_order(service):
         ({"symbol": "AAA", "side": "BUY", "quantity": 5, "algo": "MAGIC"}, "algo", "unknown"),
         ({"symbol": "AAA", "side": "BUY", "quantity": 5, "ts": "noon"}, "ts", "ISO-8601"),
         ({"symbol": "AAA", "side": "BUY", "quantity": 5, "colour": "red"}, "colour", "unknown"),
+        (
+            {"symbol": "AAA", "side": "BUY", "quantity": 5, "realized_vol_bps": -1},
+            "realized_vol_bps",
+            "above 0",
+        ),
+        (
+            {"symbol": "AAA", "side": "BUY", "quantity": 5, "realized_vol_bps": "x"},
+            "realized_vol_bps",
+            "a number",
+        ),
+        (
+            {"symbol": "AAA", "side": "BUY", "quantity": 5, "realized_vol_bps": True},
+            "realized_vol_bps",
+            "a number",
+        ),
     ],
 )
 def test_bad_requests_get_422_naming_the_field(service, order, field, reason):

@@ -21,6 +21,7 @@ from analytics_platform.ml.feedback import calibration_by_bucket
 from analytics_platform.ml.network import standardised_residuals, train_network
 from analytics_platform.serving.bundle import Bundle, SymbolContext
 from analytics_platform.serving.model import (
+    SESSION_HALF_HOURS,
     SESSION_SECONDS,
     Order,
     design,
@@ -48,6 +49,11 @@ def _inputs(rows: pl.DataFrame, vol: pl.DataFrame) -> pl.DataFrame:
         .with_columns(
             half_spread=pl.col("spread_bps") / 2,
             sqrt_vol=pl.col("daily_vol_bps") * (pl.col("quantity") / pl.col("adv")).sqrt(),
+            # Point in time (the 30 minutes before the order): where it is missing, the daily
+            # volatility spread evenly over the session.
+            realized_vol_bps=pl.col("realized_vol_30m_bps")
+            .fill_null(pl.col("daily_vol_bps") / SESSION_HALF_HOURS**0.5)
+            .clip(lower_bound=1e-6),
         )
     )
 
@@ -64,7 +70,6 @@ def _matrix(frame: pl.DataFrame, algos: tuple[str, ...]) -> np.ndarray:
 
 
 MIN_ORDERS = 30
-SESSION_HALF_HOURS = 13  # 6.5 hours
 IMPACT_BUCKETS = 10
 # λ of the Almgren–Chriss horizon, per bps: a variance of 1,000 bps² weighs as 1 bps of cost.
 RISK_AVERSION_PER_BPS = 1e-3
@@ -124,6 +129,7 @@ def _network_inputs(frame: pl.DataFrame, x: np.ndarray) -> np.ndarray:
         x,
         np.log(frame["quantity"].to_numpy() / frame["adv"].to_numpy()),
         frame["daily_vol_bps"].to_numpy(),
+        frame["realized_vol_bps"].to_numpy(),
     )
 
 
@@ -199,7 +205,10 @@ def fit_cost_model(
         frame.group_by("symbol")
         .agg(pl.col("adv").last(), pl.col("daily_vol_bps").first(), pl.col("mid").first())
         .join(
-            latest.group_by("symbol").agg(spread_bps=pl.col("spread_bps").median()),
+            latest.group_by("symbol").agg(
+                spread_bps=pl.col("spread_bps").median(),
+                realized_vol_bps=pl.col("realized_vol_bps").median(),
+            ),
             on="symbol",
             how="left",
         )
@@ -212,16 +221,23 @@ def fit_cost_model(
             daily_vol_bps=float(r["daily_vol_bps"]),
             adv=float(r["adv"]),
             mid=float(r["mid"] or 0.0),
+            realized_vol_bps=r["realized_vol_bps"],
         )
         for r in context.iter_rows(named=True)
     }
     held_out = TestSet(
         orders=[
             Order(
-                r["symbol"], r["side"], int(r["quantity"]), r["algo"], r["urgency"], r["order_type"]
+                r["symbol"],
+                r["side"],
+                int(r["quantity"]),
+                r["algo"],
+                r["urgency"],
+                r["order_type"],
+                r["realized_vol_bps"],
             )
             for r in test.select(
-                "symbol", "side", "quantity", "algo", "urgency", "order_type"
+                "symbol", "side", "quantity", "algo", "urgency", "order_type", "realized_vol_bps"
             ).iter_rows(named=True)
         ],
         realised_bps=test["arrival_cost_bps"].to_numpy(),

@@ -36,12 +36,14 @@ def order_predictions(bundle: Bundle, cost_rows: pl.DataFrame) -> pl.DataFrame:
     known = cost_rows.filter(
         pl.col("symbol").is_in(list(bundle.symbols)) & pl.col("arrival_cost_bps").is_not_null()
     ).sort("at", "row_id")
+    # As a trading system asks: with the symbol's realised volatility it saw before the order.
     orders = [
-        Order(r["symbol"], r["side"], int(r["quantity"]), r["algo"], r["urgency"], r["order_type"])
+        Order(**r)
         for r in known.select(
-            "symbol", "side", "quantity", "algo", "urgency", "order_type"
+            "symbol", "side", pl.col("quantity").cast(pl.Int64), "algo", "urgency", "order_type",
+            realized_vol_bps="realized_vol_30m_bps",
         ).iter_rows(named=True)
-    ]
+    ]  # fmt: skip
     answers = pl.DataFrame(predict(bundle, orders)) if orders else None
     if answers is None:
         return pl.DataFrame()

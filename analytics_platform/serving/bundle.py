@@ -30,6 +30,8 @@ class SymbolContext:
     daily_vol_bps: float
     adv: float
     mid: float
+    # Median 30-minute realised volatility (bps) of the symbol's orders on the bundle's day.
+    realized_vol_bps: float | None = None
 
 
 @dataclass(frozen=True)

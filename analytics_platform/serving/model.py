@@ -3,8 +3,10 @@
 Linear bundles: cost_bps = w · x with x = [1, half spread (bps), daily vol (bps)·√(Q/ADV),
 urgency, algo and order type indicators]; the interval adds the standardised residual's 7.5% and
 92.5% quantiles times the symbol's daily volatility (bps). Network bundles: the same linear prior
-plus a residual network, and a volatility head whose scale replaces the daily volatility. The
-recommended algo is the one with the lowest predicted cost.
+plus a residual network, and a volatility head whose scale replaces the daily volatility; both
+also see the symbol's current 30-minute realised volatility (the order's own where the caller
+sends it, else the bundle's snapshot of the symbol's latest day), which tells a calm day from a
+busy one. The recommended algo is the one with the lowest predicted cost.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ class Order:
     algo: str | None = None
     urgency: str = "MEDIUM"
     order_type: str = "MARKET"
+    # The symbol's realised volatility over the last 30 minutes (bps), as the caller sees it now;
+    # None: the bundle's snapshot.
+    realized_vol_bps: float | None = None
 
 
 def feature_names(algos: tuple[str, ...]) -> tuple[str, ...]:
@@ -58,10 +63,13 @@ def design(
     return np.column_stack(columns)
 
 
-def network_inputs(x: np.ndarray, log_size: np.ndarray, vol: np.ndarray) -> np.ndarray:
-    """The residual network's inputs: the design's columns but the intercept, log(Q/ADV) and the
-    daily volatility (standardised with the bundle's `input_mean` / `input_std`)."""
-    return np.column_stack([x[:, 1:], log_size, vol])
+def network_inputs(
+    x: np.ndarray, log_size: np.ndarray, vol: np.ndarray, realized_vol: np.ndarray
+) -> np.ndarray:
+    """The residual network's inputs: the design's columns but the intercept, log(Q/ADV), the
+    daily volatility and the log of the current 30-minute realised volatility (standardised with
+    the bundle's `input_mean` / `input_std`)."""
+    return np.column_stack([x[:, 1:], log_size, vol, np.log(realized_vol)])
 
 
 def network_forward(arrays: dict[str, np.ndarray], x: np.ndarray, inputs: np.ndarray):
@@ -75,6 +83,7 @@ def network_forward(arrays: dict[str, np.ndarray], x: np.ndarray, inputs: np.nda
 
 
 SESSION_SECONDS = 6.5 * 3600
+SESSION_HALF_HOURS = 13  # 6.5 hours
 MIN_HORIZON_S = 60.0
 
 
@@ -111,7 +120,18 @@ def predict(bundle: Bundle, orders: list[Order]) -> list[dict]:
         algos=bundle.algos,
     )
     if bundle.kind == "network":
-        mean, scale = network_forward(bundle.arrays, x, network_inputs(x, np.log(size), vol))
+        realized = np.repeat(
+            [
+                # Without either, the daily volatility spread evenly over the session.
+                o.realized_vol_bps
+                or c.realized_vol_bps
+                or c.daily_vol_bps / SESSION_HALF_HOURS**0.5
+                for o, c in zip(orders, context, strict=True)
+            ],
+            k,
+        )
+        inputs = network_inputs(x, np.log(size), vol, realized)
+        mean, scale = network_forward(bundle.arrays, x, inputs)
     else:
         mean, scale = x @ bundle.coefficients, vol
     by_algo, scales = mean.reshape(n, k), scale.reshape(n, k)

@@ -2,12 +2,13 @@
 protocol (keep-alive, pipelining), standard library only on top of numpy.
 
 POST /predict takes one JSON object or an array of them (symbol, side, quantity required; algo,
-urgency, order_type, ts optional) and answers per order cost_bps, lower_bps, upper_bps (the 85%
-interval), recommended_algo, model_version. A bad request gets 422 naming the field and the
-reason; an unknown symbol 404 naming it; a body over 1 MiB or a batch over 1,000 orders 413,
-before anything is parsed or predicted. GET /healthz, GET /metrics (Prometheus text), GET
-/openapi.json. A new bundle made current under the bundle path is swapped in between requests.
-With ANALYTICS_SERVE_TOKEN set, every request needs `Authorization: Bearer <token>` (401).
+urgency, order_type, ts optional; realized_vol_bps too, the caller's live 30-minute volatility)
+and answers per order cost_bps, lower_bps, upper_bps (the 85% interval), recommended_algo,
+model_version. A bad request gets 422 naming the field and the reason; an unknown symbol 404
+naming it; a body over 1 MiB or a batch over 1,000 orders 413, before anything is parsed or
+predicted. GET /healthz, GET /metrics (Prometheus text), GET /openapi.json. A new bundle made
+current under the bundle path is swapped in between requests. With ANALYTICS_SERVE_TOKEN set,
+every request needs `Authorization: Bearer <token>` (401).
 
 One process, one thread: a request is parsed, predicted and answered without a thread switch
 (about 0.1 ms of numpy for one order), which is what keeps p99 under a millisecond at 1,000
@@ -37,7 +38,8 @@ MAX_CONNECTIONS = 1_024
 IDLE_TIMEOUT_S = 60.0
 MAX_BATCH = 1_000
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0)
-FIELDS = {"symbol", "side", "quantity", "algo", "urgency", "order_type", "ts"}
+FIELDS = {"symbol", "side", "quantity", "algo", "urgency", "order_type", "ts", "realized_vol_bps"}
+MAX_REALIZED_VOL_BPS = 1e5
 
 
 class RequestError(Exception):
@@ -133,9 +135,16 @@ def _order(item: object, prefix: str) -> tuple[Order | None, list[dict]]:
             dt.datetime.fromisoformat(ts)
         except (TypeError, ValueError):
             bad("ts", "an ISO-8601 timestamp")
+    realized_vol = item.get("realized_vol_bps")
+    if realized_vol is not None and (
+        isinstance(realized_vol, bool)
+        or not isinstance(realized_vol, int | float)
+        or not 0 < realized_vol <= MAX_REALIZED_VOL_BPS
+    ):
+        bad("realized_vol_bps", "a number of bps above 0 (and at most 1e5)")
     if errors:
         return None, errors
-    return Order(symbol, side, quantity, algo, urgency, order_type), []
+    return Order(symbol, side, quantity, algo, urgency, order_type, realized_vol), []
 
 
 class Metrics:
@@ -275,6 +284,14 @@ OPENAPI = {
                     "urgency": {"type": "string", "enum": list(URGENCIES)},
                     "order_type": {"type": "string", "enum": list(ORDER_TYPES)},
                     "ts": {"type": "string", "format": "date-time"},
+                    "realized_vol_bps": {
+                        "type": "number",
+                        "minimum": 0,
+                        "exclusiveMinimum": True,
+                        "maximum": MAX_REALIZED_VOL_BPS,
+                        "description": "The symbol's realised volatility over the last 30 "
+                        "minutes (bps); without it, the bundle's snapshot of its latest day",
+                    },
                 },
             },
             "Prediction": {
