@@ -13,6 +13,7 @@ from benchmarks import (
     serving,
     simulator,
     tca,
+    unchanged_day,
 )
 
 BENCHMARKS = {
@@ -26,6 +27,7 @@ BENCHMARKS = {
     "features": features.run,
     "serving": serving.run,
     "cost_model": cost_model.run,
+    "unchanged_day": unchanged_day.run,
 }
 
 

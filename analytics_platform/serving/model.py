@@ -75,7 +75,9 @@ def network_inputs(
 def network_forward(arrays: dict[str, np.ndarray], x: np.ndarray, inputs: np.ndarray):
     """(mean, scale) of a network bundle: the linear prior plus a one-hidden-layer residual, and
     a log-linear volatility head."""
-    z = (inputs - arrays["input_mean"]) / arrays["input_std"]
+    # New inputs are appended: a bundle trained before one was added reads the ones it knows.
+    known = inputs[:, : len(arrays["input_mean"])]
+    z = (known - arrays["input_mean"]) / arrays["input_std"]
     hidden = np.tanh(z @ arrays["w1"] + arrays["b1"])
     mean = x @ arrays["prior"] + hidden @ arrays["w2"] + arrays["b2"]
     scale = np.exp(z @ arrays["v"] + arrays["c"])
