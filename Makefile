@@ -1,18 +1,23 @@
-# Two commands on a fresh machine: `make run` and `make test` (both bootstrap uv and the venv).
+# Two commands on a fresh machine: `make run` and `make test` (both bootstrap uv and the venvs).
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 UV_VERSION := 0.13.8
 RUN := $(UV) run --locked --no-sync
+# dbt's own environment (the workspace member dbt/, package analytics-marts, from the same uv.lock):
+# the code location's .venv has no dbt-core, so Dagster's processes never import it (issue #9).
+DBT_ENV := $(CURDIR)/.venv-dbt
+DBT := $(DBT_ENV)/bin/dbt
 export ANALYTICS_HOME ?= $(CURDIR)/var
 export DAGSTER_HOME ?= $(ANALYTICS_HOME)/dagster
 
 .PHONY: bootstrap run history test ui lint format bench docs clean
 
-bootstrap:  ## install uv (if missing) and the locked environment
+bootstrap:  ## install uv (if missing) and the locked environments: .venv (Dagster) and .venv-dbt (dbt)
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	@$(UV) sync --locked --compile-bytecode --quiet
+	@UV_PROJECT_ENVIRONMENT=$(DBT_ENV) $(UV) sync --locked --compile-bytecode --quiet --package analytics-marts
 	@# The dbt manifest the marts' assets load (offline: the project has no packages).
-	@cd dbt && $(RUN) dbt parse --quiet --profiles-dir .
+	@cd dbt && $(DBT) parse --quiet --profiles-dir .
 
 run: bootstrap  ## simulate a trading day, publish it to Pulsar, materialise the end-of-day graph
 	$(RUN) analytics-platform run-day $(ARGS)
@@ -40,7 +45,7 @@ bench: bootstrap  ## benchmarks: prints a table, writes benchmarks/results/*.jso
 	$(RUN) python -m benchmarks $(ARGS)
 
 docs: bootstrap  ## dbt docs of the marts (dbt/target/index.html) over the warehouse and lake of ANALYTICS_HOME
-	cd dbt && $(RUN) dbt docs generate --profiles-dir .
+	cd dbt && $(DBT) docs generate --profiles-dir .
 
 clean:  ## remove the embedded runtime state (lake, broker, Dagster instance)
 	rm -rf "$(ANALYTICS_HOME)"

@@ -36,6 +36,15 @@ from analytics_platform.tca.orders import DEFAULT_IMPACT_HORIZON
 
 _SIM = SimulationConfig()  # the simulated world's defaults are declared once, there
 
+# The dbt environment `make bootstrap` creates beside the code location's own (.venv): dbt-core
+# is never imported by Dagster's processes, dagster-dbt runs this `dbt` as a subprocess.
+PROJECT_DBT = Path(__file__).resolve().parents[1] / ".venv-dbt" / "bin" / "dbt"
+
+
+def default_dbt_executable() -> str:
+    """The project's dbt environment's `dbt` when it exists, else the `dbt` on PATH."""
+    return str(PROJECT_DBT) if PROJECT_DBT.exists() else "dbt"
+
 
 EXECUTORS = ("in_process", "multiprocess", "celery")
 LOG_FORMATS = ("text", "json")
@@ -68,6 +77,11 @@ class PlatformSettings(BaseModel):
     )
     warehouse_path: str | None = Field(
         None, alias="ANALYTICS_WAREHOUSE_PATH", description="DuckDB warehouse (dbt marts)"
+    )
+    dbt_executable: str | None = Field(
+        None,
+        alias="ANALYTICS_DBT_EXECUTABLE",
+        description="the dbt that builds the marts, in its own environment (not Dagster's)",
     )
     datasets_dir: str | None = Field(
         None,
@@ -345,6 +359,7 @@ class PlatformSettings(BaseModel):
             "lake_uri": self.lake_uri or str(home / "lake"),
             "landing_uri": self.landing_uri or str(home / "landing"),
             "warehouse_path": self.warehouse_path or str(home / "warehouse.duckdb"),
+            "dbt_executable": self.dbt_executable or default_dbt_executable(),
             "datasets_dir": self.datasets_dir or str(home / "datasets"),
             "models_dir": self.models_dir or str(home / "models"),
             "mlflow_tracking_uri": self.mlflow_tracking_uri or f"sqlite:///{home / 'mlflow.db'}",

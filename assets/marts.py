@@ -8,13 +8,15 @@ the assets that write them. Models tagged `window` read the trailing 20 days of 
 time (pool "warehouse": DuckDB has a single writer).
 
 The manifest is parsed at build time (`make bootstrap` runs `dbt parse`); a checkout without it
-parses on first load (no network: the project has no packages).
+parses on first load (no network: the project has no packages). dbt runs in its own environment
+(`ANALYTICS_DBT_EXECUTABLE`, default the project's .venv-dbt): dbt-core is not installed in the
+code location's, so dagster-dbt only ever runs it as a subprocess and never imports it.
 """
 
 import json
 import os
+import shutil
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from dagster import AssetExecutionContext, AssetKey, TimeWindowPartitionMapping
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from dagster_duckdb import DuckDBResource
 
+from analytics_platform.config import PlatformSettings, load_settings
 from analytics_platform.tca.aggregates import TCA_WINDOW_DAYS
 from assets.metadata import OWNERS
 from assets.partitions import ONE_DAY_PER_RUN, trading_day_partitions
@@ -33,10 +36,15 @@ GROUP = "marts"
 WAREHOUSE_POOL = "warehouse"
 
 
-def dbt_executable() -> str:
-    """The dbt of this interpreter's environment (a venv's bin/), else the one on PATH."""
-    beside = Path(sys.executable).with_name("dbt")
-    return str(beside) if beside.exists() else "dbt"
+def dbt_executable(settings: PlatformSettings | None = None) -> str:
+    """The dbt environment's `dbt` (`ANALYTICS_DBT_EXECUTABLE`); an error saying how to get it."""
+    executable = str((settings or load_settings()).dbt_executable)
+    if shutil.which(executable) is None:
+        raise FileNotFoundError(
+            f"no dbt at {executable!r}: `make bootstrap` creates the dbt environment "
+            "(.venv-dbt), or set ANALYTICS_DBT_EXECUTABLE"
+        )
+    return executable
 
 
 marts_project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)

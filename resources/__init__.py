@@ -1,6 +1,5 @@
 """Dagster resources, built from the platform settings (env vars with embedded defaults)."""
 
-from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
 from analytics_platform.config import PlatformSettings
@@ -15,17 +14,11 @@ from resources.lake import (
     QualityConfig,
     TcaConfig,
 )
+from resources.marts import marts_dbt_resource
 from resources.mlflow import MlflowResource
 from resources.pulsar import BrokerUnavailable, PulsarResource
 from resources.reports import ReportsResource
 from resources.simulator import SimulatorResource
-
-
-def marts_dbt_resource() -> DbtCliResource:
-    """dbt for the marts: the project in dbt/, its profile there (paths passed as vars)."""
-    from assets.marts import dbt_executable, marts_project  # noqa: PLC0415
-
-    return DbtCliResource(project_dir=marts_project, dbt_executable=dbt_executable())
 
 
 def build_resources(settings: PlatformSettings) -> dict[str, object]:
@@ -65,7 +58,7 @@ def build_resources(settings: PlatformSettings) -> dict[str, object]:
         ),
         # The marts (dbt) and the cost model build on these two.
         "warehouse": DuckDBResource(database=str(settings.warehouse_path)),
-        "dbt": marts_dbt_resource(),
+        "dbt": marts_dbt_resource(settings),
         "reports": ReportsResource(root=str(settings.reports_dir), cache=settings.reports_cache),
         "mlflow": MlflowResource(tracking_uri=str(settings.mlflow_tracking_uri)),
         "pulsar": PulsarResource(
@@ -98,4 +91,5 @@ __all__ = [
     "SimulatorResource",
     "TcaConfig",
     "build_resources",
+    "marts_dbt_resource",
 ]

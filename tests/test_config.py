@@ -27,6 +27,16 @@ def test_production_overrides():
     assert not s.embedded_pulsar
 
 
+def test_dbt_runs_from_its_own_environment():
+    from analytics_platform.config import PROJECT_DBT  # noqa: PLC0415
+
+    default = load_settings({}).dbt_executable
+    assert default == (str(PROJECT_DBT) if PROJECT_DBT.exists() else "dbt")
+    assert PROJECT_DBT.parent.parent.name == ".venv-dbt"  # what `make bootstrap` creates
+    chosen = load_settings({"ANALYTICS_DBT_EXECUTABLE": "/opt/dbt/bin/dbt"}).dbt_executable
+    assert chosen == "/opt/dbt/bin/dbt"
+
+
 @pytest.mark.parametrize(
     ("env", "named"),
     [

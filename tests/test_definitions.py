@@ -153,6 +153,14 @@ def test_loading_the_code_location_imports_neither_jax_nor_pandera():
     assert not {m for m in loaded if m.split(".")[0] in {"jax", "pandera", "pandas"}}
 
 
+def test_loading_the_code_location_imports_no_dbt_core():
+    """dbt runs in its own environment (.venv-dbt) and dagster-dbt only as a subprocess: importing
+    dbt-core (its adapters and contracts, mashumaro) cost every Dagster process ~1.3 s."""
+    loaded = _modules_after_import("analytics_platform.definitions")
+    dbt_core = ("dbt.", "dbt_common", "dbt_adapters", "mashumaro", "agate")
+    assert not {m for m in loaded if m.startswith(dbt_core)}
+
+
 def test_a_process_that_needs_contracts_loads_no_analytics_and_no_pulsar_client():
     """The event contracts are data: TCA and the simulator import them without the Pulsar client,
     the ingestion code or any analytics."""

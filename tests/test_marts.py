@@ -4,10 +4,12 @@ tables with the offline delta extension, and runs the dbt tests as asset checks.
 
 import duckdb
 import polars as pl
+import pytest
 from dagster import AssetKey, AssetSelection, materialize
 from dagster_duckdb import DuckDBResource
 
 from analytics_platform.compliance import EXCEPTIONS, RULES
+from analytics_platform.config import load_settings
 from analytics_platform.events.broker import EmbeddedPulsar
 from analytics_platform.events.publisher import publish_all, pulsar_client
 from analytics_platform.lake import Lake
@@ -15,7 +17,7 @@ from analytics_platform.landing import LandingZone
 from analytics_platform.tca.schemas import ORDER_TCA
 from assets.attribution import attribution_assets
 from assets.compliance import compliance_assets
-from assets.marts import marts_assets
+from assets.marts import dbt_executable, marts_assets
 from assets.raw_events import raw_event_assets
 from assets.raw_market_data import raw_market_data_assets
 from assets.tca import tca_assets
@@ -114,3 +116,9 @@ def test_marts_for_one_day(tmp_path, small_day):
     beyond = exceptions.filter(pl.col("rule") == "cost_beyond_estimate")
     assert beyond.height > 0
     assert set(beyond["order_id"]) <= set(orders["order_id"])
+
+
+def test_a_missing_dbt_environment_says_how_to_get_one(tmp_path):
+    settings = load_settings({"ANALYTICS_DBT_EXECUTABLE": str(tmp_path / "bin" / "dbt")})
+    with pytest.raises(FileNotFoundError, match=r"make bootstrap.*ANALYTICS_DBT_EXECUTABLE"):
+        dbt_executable(settings)

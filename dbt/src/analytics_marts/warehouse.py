@@ -11,11 +11,7 @@ from __future__ import annotations
 from importlib import resources
 
 import duckdb
-
-try:  # dbt-duckdb is only needed when dbt loads this module as its plugin
-    from dbt.adapters.duckdb.plugins import BasePlugin
-except ImportError:  # pragma: no cover - the platform always installs dbt-duckdb
-    BasePlugin = object  # type: ignore[assignment,misc]
+from dbt.adapters.duckdb.plugins import BasePlugin
 
 
 def delta_extension_path() -> str:
@@ -37,7 +33,7 @@ def load_delta(connection: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnecti
 
 
 class Plugin(BasePlugin):
-    """dbt-duckdb plugin (`module: analytics_platform.warehouse` in dbt/profiles.yml): loads the
+    """dbt-duckdb plugin (`module: analytics_marts.warehouse` in dbt/profiles.yml): loads the
     delta extension on the warehouse connection before dbt runs anything on it."""
 
     def configure_connection(self, conn: duckdb.DuckDBPyConnection) -> None:
