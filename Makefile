@@ -15,6 +15,9 @@ export DAGSTER_HOME ?= $(ANALYTICS_HOME)/dagster
 bootstrap:  ## install uv (if missing) and the locked environments: .venv (Dagster) and .venv-dbt (dbt)
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	@$(UV) sync --locked --compile-bytecode --quiet
+	@# The project's own modules as bytecode too (uv compiles site-packages only, and the project is
+	@# an editable install): every Dagster process imports them, even where PYTHONDONTWRITEBYTECODE=1.
+	@$(RUN) python -m compileall -q analytics_platform assets resources jobs sensors
 	@UV_PROJECT_ENVIRONMENT=$(DBT_ENV) $(UV) sync --locked --compile-bytecode --quiet --package analytics-marts
 	@# The dbt manifest the marts' assets load (offline: the project has no packages).
 	@cd dbt && $(DBT) parse --quiet --profiles-dir .

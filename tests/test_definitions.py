@@ -161,6 +161,19 @@ def test_loading_the_code_location_imports_no_dbt_core():
     assert not {m for m in loaded if m.startswith(dbt_core)}
 
 
+def test_loading_the_code_location_pauses_the_garbage_collector_and_restores_it():
+    """The collector is paused while the code location loads and what it loaded is frozen out of
+    later passes; it is on again afterwards (and stays off where the process had turned it off)."""
+    code = (
+        "import gc, sys; sys.argv[1:] == ['off'] and gc.disable();"
+        " import analytics_platform.definitions; print(gc.isenabled(), gc.get_freeze_count() > 0)"
+    )
+    for state, expected in (("on", "True True"), ("off", "False True")):
+        command = [sys.executable, "-c", code, state]
+        out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+        assert out.stdout.split() == expected.split(), state
+
+
 def test_a_process_that_needs_contracts_loads_no_analytics_and_no_pulsar_client():
     """The event contracts are data: TCA and the simulator import them without the Pulsar client,
     the ingestion code or any analytics."""
