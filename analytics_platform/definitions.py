@@ -2,11 +2,11 @@
 
 import gc
 
-# Every Dagster process imports this module (daemon, webserver, code server, each run): some 250k
-# long-lived objects (Dagster, pydantic models, the domain's contracts) and ~1k of garbage. The
-# cyclic collector's full passes over them cost ~0.35 s of the import and ~0.3 s at exit for
-# nothing to free, so it is paused while they load and they are then frozen out of its later
-# passes (`gc.freeze`, as a pre-fork server does). Issue #9: the import takes at most 2 s.
+# Every Dagster process imports this module (daemon, webserver, code server, each run): a few
+# hundred thousand long-lived objects (Dagster, pydantic models, the domain's contracts) and ~1k of
+# garbage. The cyclic collector's full passes over them cost ~0.35 s of the import and ~0.3 s at
+# exit for nothing to free, so it is paused while they load and they are then frozen out of its
+# later passes (`gc.freeze`, as a pre-fork server does). Issue #9: the import takes at most 2 s.
 _collecting = gc.isenabled()
 gc.disable()
 try:
