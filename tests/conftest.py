@@ -3,12 +3,16 @@
 import datetime as dt
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg2
 import pytest
 
 from analytics_platform.events.broker import EmbeddedPulsar
+from analytics_platform.events.publisher import publish_all, pulsar_client
+from analytics_platform.landing import LandingZone
 from analytics_platform.marketdata.simulator import SimulatedDay, SimulationConfig, simulate_day
 
 TRADE_DATE = dt.date(2026, 11, 20)
@@ -89,3 +93,28 @@ def _dagster_home_restored():
         os.environ.pop("DAGSTER_HOME", None)
     else:
         os.environ["DAGSTER_HOME"] = before
+
+
+@contextmanager
+def one_day_sources(tmp_path, small_day) -> Iterator[tuple[EmbeddedPulsar, dict]]:
+    """The small day's vendor files landed and its events published to an embedded broker, with
+    the resources that read them."""
+    from resources import LakeResource, LandingZoneResource, PulsarResource  # noqa: PLC0415
+
+    zone = LandingZone(tmp_path / "landing")
+    for table, frame in small_day.market_data.items():
+        zone.write(table, TRADE_DATE, frame)
+    with EmbeddedPulsar(tmp_path / "pulsar") as broker:
+        with pulsar_client(broker.service_url) as client:
+            publish_all(client, small_day.trading_events)
+        yield (
+            broker,
+            {
+                "lake": LakeResource(root_uri=str(tmp_path / "lake")),
+                "landing": LandingZoneResource(root=str(tmp_path / "landing")),
+                **tuning(ANALYTICS_MAX_CROSSED_QUOTE_SHARE="1e-3"),
+                "pulsar": PulsarResource(
+                    service_url=broker.service_url, embedded_dir=str(tmp_path)
+                ),
+            },
+        )

@@ -10,10 +10,7 @@ from dagster_duckdb import DuckDBResource
 
 from analytics_platform.compliance import EXCEPTIONS, RULES
 from analytics_platform.config import load_settings
-from analytics_platform.events.broker import EmbeddedPulsar
-from analytics_platform.events.publisher import publish_all, pulsar_client
 from analytics_platform.lake import Lake
-from analytics_platform.landing import LandingZone
 from analytics_platform.tca.schemas import ORDER_TCA
 from assets.attribution import attribution_assets
 from assets.compliance import compliance_assets
@@ -23,31 +20,20 @@ from assets.raw_market_data import raw_market_data_assets
 from assets.tca import tca_assets
 from resources import (
     ComplianceConfig,
-    LakeResource,
-    LandingZoneResource,
-    PulsarResource,
     marts_dbt_resource,
 )
-from tests.conftest import TRADE_DATE, tuning
+from tests.conftest import TRADE_DATE, one_day_sources
 
 # The ML marts read tables of the ML assets (MLflow, the cost model), not built here.
 ML_MARTS = AssetSelection.assets(["marts", "dataset_inventory"], ["marts", "model_inventory"])
 
 
 def test_marts_for_one_day(tmp_path, small_day):
-    zone = LandingZone(tmp_path / "landing")
-    for table, frame in small_day.market_data.items():
-        zone.write(table, TRADE_DATE, frame)
     warehouse = tmp_path / "warehouse.duckdb"
-    with EmbeddedPulsar(tmp_path / "pulsar") as broker:
-        with pulsar_client(broker.service_url) as client:
-            publish_all(client, small_day.trading_events)
+    with one_day_sources(tmp_path, small_day) as (_, sources):
         resources = {
-            "lake": LakeResource(root_uri=str(tmp_path / "lake")),
-            "landing": LandingZoneResource(root=str(tmp_path / "landing")),
-            **tuning(ANALYTICS_MAX_CROSSED_QUOTE_SHARE="1e-3"),
+            **sources,
             "compliance": ComplianceConfig(cost_k_sigma=2.0),
-            "pulsar": PulsarResource(service_url=broker.service_url, embedded_dir=str(tmp_path)),
             "warehouse": DuckDBResource(database=str(warehouse)),
             "dbt": marts_dbt_resource(),
         }

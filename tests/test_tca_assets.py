@@ -5,11 +5,9 @@ import json
 import polars as pl
 from dagster import AssetKey, DagsterInstance, materialize
 
-from analytics_platform.events.broker import EmbeddedPulsar
 from analytics_platform.events.outbound import TCA_REPORT
-from analytics_platform.events.publisher import publish_all, pulsar_client
+from analytics_platform.events.publisher import pulsar_client
 from analytics_platform.lake import Lake
-from analytics_platform.landing import LandingZone
 from analytics_platform.tca import fill_tca
 from analytics_platform.tca.schemas import (
     BREAKDOWNS,
@@ -30,30 +28,14 @@ from assets.inputs import SKIP_UNCHANGED_TAG
 from assets.raw_events import raw_event_assets
 from assets.raw_market_data import raw_market_data_assets
 from assets.tca import tca_assets
-from resources import (
-    LakeResource,
-    LandingZoneResource,
-    PulsarResource,
-)
-from tests.conftest import TRADE_DATE, tuning
+from tests.conftest import TRADE_DATE, one_day_sources
 from tests.test_events_publish import _read_all
 
 QUOTES_KEY = AssetKey(["raw", "quotes"])
 
 
 def test_tca_graph_for_one_day(tmp_path, small_day):
-    zone = LandingZone(tmp_path / "landing")
-    for table, frame in small_day.market_data.items():
-        zone.write(table, TRADE_DATE, frame)
-    with EmbeddedPulsar(tmp_path / "pulsar") as broker:
-        with pulsar_client(broker.service_url) as client:
-            publish_all(client, small_day.trading_events)
-        resources = {
-            "lake": LakeResource(root_uri=str(tmp_path / "lake")),
-            "landing": LandingZoneResource(root=str(tmp_path / "landing")),
-            **tuning(ANALYTICS_MAX_CROSSED_QUOTE_SHARE="1e-3"),
-            "pulsar": PulsarResource(service_url=broker.service_url, embedded_dir=str(tmp_path)),
-        }
+    with one_day_sources(tmp_path, small_day) as (broker, resources):
         result = materialize(
             [*raw_market_data_assets, *raw_event_assets, *tca_assets],
             partition_key=TRADE_DATE.isoformat(),
@@ -115,20 +97,9 @@ def test_tca_graph_for_one_day(tmp_path, small_day):
 def test_sensor_runs_skip_assets_whose_inputs_did_not_change(tmp_path, small_day):
     """A sensor run (SKIP_UNCHANGED_TAG) recomputes nothing when no input partition changed:
     the tables keep their versions and the checks their results; a changed input recomputes."""
-    zone = LandingZone(tmp_path / "landing")
-    for table, frame in small_day.market_data.items():
-        zone.write(table, TRADE_DATE, frame)
     instance = DagsterInstance.ephemeral()
     lake = Lake(str(tmp_path / "lake"))
-    with EmbeddedPulsar(tmp_path / "pulsar") as broker:
-        with pulsar_client(broker.service_url) as client:
-            publish_all(client, small_day.trading_events)
-        resources = {
-            "lake": LakeResource(root_uri=str(tmp_path / "lake")),
-            "landing": LandingZoneResource(root=str(tmp_path / "landing")),
-            **tuning(ANALYTICS_MAX_CROSSED_QUOTE_SHARE="1e-3"),
-            "pulsar": PulsarResource(service_url=broker.service_url, embedded_dir=str(tmp_path)),
-        }
+    with one_day_sources(tmp_path, small_day) as (_, resources):
         graph = [*raw_market_data_assets, *raw_event_assets, *tca_assets]
         tca_keys = [k for a in tca_assets for k in a.keys]
 
