@@ -83,6 +83,33 @@ def _fmt(value: pl.Expr, digits: int = 2) -> pl.Expr:
     return value.round(digits).cast(pl.String).fill_null("n/a")
 
 
+def _exceptions(
+    frame: pl.DataFrame,
+    rule: str,
+    *,
+    key: pl.Expr,
+    value: pl.Expr,
+    threshold: pl.Expr,
+    evidence: pl.Expr,
+    subject_type: str = "order",
+) -> pl.DataFrame:
+    """One exception per row of `frame`, `<rule>:<key>` its id. An order's exception names the
+    order (its subject) and its symbol; a venue's, algo's or broker's names the `entity`."""
+    per_order = subject_type == "order"
+    return frame.select(
+        exception_id=pl.lit(f"{rule}:") + key,
+        rule=pl.lit(rule),
+        subject_type=pl.lit(subject_type),
+        subject=pl.col("order_id" if per_order else "entity"),
+        order_id=pl.col("order_id") if per_order else pl.lit(None, pl.String),
+        symbol=pl.col("symbol") if per_order else pl.lit(None, pl.String),
+        value=value.cast(pl.Float64),
+        threshold=threshold.cast(pl.Float64),
+        evidence=evidence,
+        trade_date="trade_date",
+    ).sort("exception_id")
+
+
 def trade_throughs(fills: pl.DataFrame, *, tolerance_bps: float | None = None) -> pl.DataFrame:
     """One exception per fill printed beyond the NBBO by more than the tolerance (bps of the
     mid; None: one tick). `fills` is tca/fills (bid/ask/mid at the fill)."""
@@ -97,39 +124,31 @@ def trade_throughs(fills: pl.DataFrame, *, tolerance_bps: float | None = None) -
     tolerance = (
         ONE_TICK / pl.col("mid_at_fill") * 1e4 if tolerance_bps is None else pl.lit(tolerance_bps)
     )
-    return (
-        fills.filter(outside_nbbo(tolerance_bps).fill_null(False))
-        .with_columns(
-            value=1e4 * s * (pl.col("price") - far) / pl.col("mid_at_fill"),
-            threshold=tolerance.cast(pl.Float64),
-        )
-        .select(
-            exception_id=pl.lit("trade_through:") + pl.col("exec_id"),
-            rule=pl.lit("trade_through"),
-            subject_type=pl.lit("order"),
-            subject=pl.col("order_id"),
-            order_id="order_id",
-            symbol="symbol",
-            value="value",
-            threshold="threshold",
-            evidence=pl.format(
-                "fill {} {} {} {} @ {} on {} at {}: NBBO {} x {}, {} bps beyond the quote"
-                " (tolerance {} bps)",
-                "exec_id",
-                "side",
-                "quantity",
-                "symbol",
-                "price",
-                "venue",
-                pl.col("ts").dt.strftime("%H:%M:%S%.3f"),
-                "bid_at_fill",
-                "ask_at_fill",
-                _fmt(pl.col("value")),
-                _fmt(pl.col("threshold")),
-            ),
-            trade_date="trade_date",
-        )
-        .sort("exception_id")
+    beyond = fills.filter(outside_nbbo(tolerance_bps).fill_null(False)).with_columns(
+        value=1e4 * s * (pl.col("price") - far) / pl.col("mid_at_fill"),
+        threshold=tolerance.cast(pl.Float64),
+    )
+    return _exceptions(
+        beyond,
+        "trade_through",
+        key=pl.col("exec_id"),
+        value=pl.col("value"),
+        threshold=pl.col("threshold"),
+        evidence=pl.format(
+            "fill {} {} {} {} @ {} on {} at {}: NBBO {} x {}, {} bps beyond the quote"
+            " (tolerance {} bps)",
+            "exec_id",
+            "side",
+            "quantity",
+            "symbol",
+            "price",
+            "venue",
+            pl.col("ts").dt.strftime("%H:%M:%S%.3f"),
+            "bid_at_fill",
+            "ask_at_fill",
+            _fmt(pl.col("value")),
+            _fmt(pl.col("threshold")),
+        ),
     )
 
 
@@ -141,33 +160,24 @@ def costs_beyond_estimate(
     risk > k. Orders that did better than expected are never exceptions."""
     if pretrade.is_empty():
         return _empty()
-    return (
-        pretrade.filter(pl.col("scaled_surprise") > k_sigma)
-        .select(
-            exception_id=pl.lit("cost_beyond_estimate:") + pl.col("order_id"),
-            rule=pl.lit("cost_beyond_estimate"),
-            subject_type=pl.lit("order"),
-            subject=pl.col("order_id"),
-            order_id="order_id",
-            symbol="symbol",
-            value=pl.col("scaled_surprise"),
-            threshold=pl.lit(float(k_sigma)),
-            evidence=pl.format(
-                "{} {} via {}/{}: realised {} bps vs expected {} bps, timing risk {} bps:"
-                " z = {} > {}",
-                "side",
-                "symbol",
-                "algo",
-                "broker",
-                _fmt(pl.col("arrival_cost_bps")),
-                _fmt(pl.col("expected_cost_bps")),
-                _fmt(pl.col("timing_risk_bps")),
-                _fmt(pl.col("scaled_surprise")),
-                pl.lit(f"{k_sigma:g}"),
-            ),
-            trade_date="trade_date",
-        )
-        .sort("exception_id")
+    return _exceptions(
+        pretrade.filter(pl.col("scaled_surprise") > k_sigma),
+        "cost_beyond_estimate",
+        key=pl.col("order_id"),
+        value=pl.col("scaled_surprise"),
+        threshold=pl.lit(float(k_sigma)),
+        evidence=pl.format(
+            "{} {} via {}/{}: realised {} bps vs expected {} bps, timing risk {} bps: z = {} > {}",
+            "side",
+            "symbol",
+            "algo",
+            "broker",
+            _fmt(pl.col("arrival_cost_bps")),
+            _fmt(pl.col("expected_cost_bps")),
+            _fmt(pl.col("timing_risk_bps")),
+            _fmt(pl.col("scaled_surprise")),
+            pl.lit(f"{k_sigma:g}"),
+        ),
     )
 
 
@@ -216,36 +226,28 @@ def trading_after_risk_violations(
         .group_by("order_id")
         .agg(shares=pl.col("quantity").sum(), fills=pl.len(), first_fill=pl.col("ts").min())
     )
-    return (
-        first.join(shares, on="order_id")
-        .select(
-            exception_id=pl.lit("trading_after_risk_violation:") + pl.col("order_id"),
-            rule=pl.lit("trading_after_risk_violation"),
-            subject_type=pl.lit("order"),
-            subject=pl.col("order_id"),
-            order_id="order_id",
-            symbol="symbol",
-            value=pl.col("shares").cast(pl.Float64),
-            threshold=pl.lit(0.0),
-            evidence=pl.format(
-                "{} {} ({}): {} shares in {} fills from {} after {} {} {} at {}"
-                " (observed {} vs limit {})",
-                "side",
-                "symbol",
-                "portfolio_id",
-                "shares",
-                "fills",
-                pl.col("first_fill").dt.strftime("%H:%M:%S%.3f"),
-                "severity",
-                "rule",
-                "violation_id",
-                pl.col("violation_ts").dt.strftime("%H:%M:%S%.3f"),
-                "observed_value",
-                "limit_value",
-            ),
-            trade_date="trade_date",
-        )
-        .sort("exception_id")
+    return _exceptions(
+        first.join(shares, on="order_id"),
+        "trading_after_risk_violation",
+        key=pl.col("order_id"),
+        value=pl.col("shares"),
+        threshold=pl.lit(0.0),
+        evidence=pl.format(
+            "{} {} ({}): {} shares in {} fills from {} after {} {} {} at {}"
+            " (observed {} vs limit {})",
+            "side",
+            "symbol",
+            "portfolio_id",
+            "shares",
+            "fills",
+            pl.col("first_fill").dt.strftime("%H:%M:%S%.3f"),
+            "severity",
+            "rule",
+            "violation_id",
+            pl.col("violation_ts").dt.strftime("%H:%M:%S%.3f"),
+            "observed_value",
+            "limit_value",
+        ),
     )
 
 
@@ -254,13 +256,10 @@ def persistently_worse(effects: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
     whose effect vs the baseline over the trailing window is significantly worse (verdict
     "worse": positive effect, Holm-corrected p < 5%)."""
     frames = [
-        table.filter(pl.col("verdict") == "worse").select(
-            exception_id=pl.lit(f"persistently_worse:{entity}:") + pl.col("entity"),
-            rule=pl.lit("persistently_worse"),
-            subject_type=pl.lit(entity),
-            subject=pl.col("entity"),
-            order_id=pl.lit(None, pl.String),
-            symbol=pl.lit(None, pl.String),
+        _exceptions(
+            table.filter(pl.col("verdict") == "worse"),
+            "persistently_worse",
+            key=pl.lit(f"{entity}:") + pl.col("entity"),
             value=pl.col("effect_bps"),
             threshold=pl.lit(0.0),
             evidence=pl.format(
@@ -278,7 +277,7 @@ def persistently_worse(effects: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
                 "window_start",
                 "window_end",
             ),
-            trade_date="trade_date",
+            subject_type=entity,
         )
         for entity, table in effects.items()
         if not table.is_empty()
