@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from analytics_platform.ml.feedback import calibration_by_bucket
+from analytics_platform.ml.feedback import calibration_by_bucket, cost_orders
 from analytics_platform.ml.network import standardised_residuals, train_network
 from analytics_platform.serving.bundle import Bundle, SymbolContext
 from analytics_platform.serving.model import (
@@ -26,6 +26,7 @@ from analytics_platform.serving.model import (
     Order,
     design,
     feature_names,
+    half_hour_vol,
     network_forward,
     network_inputs,
 )
@@ -49,10 +50,9 @@ def _inputs(rows: pl.DataFrame, vol: pl.DataFrame) -> pl.DataFrame:
         .with_columns(
             half_spread=pl.col("spread_bps") / 2,
             sqrt_vol=pl.col("daily_vol_bps") * (pl.col("quantity") / pl.col("adv")).sqrt(),
-            # Point in time (the 30 minutes before the order): where it is missing, the daily
-            # volatility spread evenly over the session.
+            # Point in time (the 30 minutes before the order).
             realized_vol_bps=pl.col("realized_vol_30m_bps")
-            .fill_null(pl.col("daily_vol_bps") / SESSION_HALF_HOURS**0.5)
+            .fill_null(half_hour_vol(pl.col("daily_vol_bps")))
             .clip(lower_bound=1e-6),
         )
     )
@@ -226,20 +226,7 @@ def fit_cost_model(
         for r in context.iter_rows(named=True)
     }
     held_out = TestSet(
-        orders=[
-            Order(
-                r["symbol"],
-                r["side"],
-                int(r["quantity"]),
-                r["algo"],
-                r["urgency"],
-                r["order_type"],
-                r["realized_vol_bps"],
-            )
-            for r in test.select(
-                "symbol", "side", "quantity", "algo", "urgency", "order_type", "realized_vol_bps"
-            ).iter_rows(named=True)
-        ],
+        orders=cost_orders(test, realized_vol="realized_vol_bps"),
         realised_bps=test["arrival_cost_bps"].to_numpy(),
     )
     eta = fit_temporary_impact(train)

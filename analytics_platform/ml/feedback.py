@@ -31,19 +31,24 @@ BUCKET_MIN_ORDERS = 50
 _FLOOR = 1e-4  # empty bins would make PSI infinite
 
 
+def cost_orders(rows: pl.DataFrame, realized_vol: str = "realized_vol_30m_bps") -> list[Order]:
+    """Cost-dataset rows as a trading system asks about them: with the symbol's realised
+    volatility it saw before the order (column `realized_vol`)."""
+    return [
+        Order(**r)
+        for r in rows.select(
+            "symbol", "side", pl.col("quantity").cast(pl.Int64), "algo", "urgency", "order_type",
+            realized_vol_bps=realized_vol,
+        ).iter_rows(named=True)
+    ]  # fmt: skip
+
+
 def order_predictions(bundle: Bundle, cost_rows: pl.DataFrame) -> pl.DataFrame:
     """The day's filled orders with what the bundle predicted for them (symbols it knows)."""
     known = cost_rows.filter(
         pl.col("symbol").is_in(list(bundle.symbols)) & pl.col("arrival_cost_bps").is_not_null()
     ).sort("at", "row_id")
-    # As a trading system asks: with the symbol's realised volatility it saw before the order.
-    orders = [
-        Order(**r)
-        for r in known.select(
-            "symbol", "side", pl.col("quantity").cast(pl.Int64), "algo", "urgency", "order_type",
-            realized_vol_bps="realized_vol_30m_bps",
-        ).iter_rows(named=True)
-    ]  # fmt: skip
+    orders = cost_orders(known)
     answers = pl.DataFrame(predict(bundle, orders)) if orders else None
     if answers is None:
         return pl.DataFrame()

@@ -89,6 +89,12 @@ SESSION_HALF_HOURS = 13  # 6.5 hours
 MIN_HORIZON_S = 60.0
 
 
+def half_hour_vol(daily_vol_bps):
+    """A 30-minute realised volatility where none is known: the daily volatility spread evenly
+    over the session's half hours (numbers or polars expressions)."""
+    return daily_vol_bps / SESSION_HALF_HOURS**0.5
+
+
 def almgren_chriss_horizon_s(
     eta_bps: float, size_vs_adv: np.ndarray, daily_vol_bps: np.ndarray, risk_aversion: float
 ) -> np.ndarray:
@@ -124,10 +130,7 @@ def predict(bundle: Bundle, orders: list[Order]) -> list[dict]:
     if bundle.kind == "network":
         realized = np.repeat(
             [
-                # Without either, the daily volatility spread evenly over the session.
-                o.realized_vol_bps
-                or c.realized_vol_bps
-                or c.daily_vol_bps / SESSION_HALF_HOURS**0.5
+                o.realized_vol_bps or c.realized_vol_bps or half_hour_vol(c.daily_vol_bps)
                 for o, c in zip(orders, context, strict=True)
             ],
             k,

@@ -141,7 +141,7 @@ def _order(item: object, prefix: str) -> tuple[Order | None, list[dict]]:
         or not isinstance(realized_vol, int | float)
         or not 0 < realized_vol <= MAX_REALIZED_VOL_BPS
     ):
-        bad("realized_vol_bps", "a number of bps above 0 (and at most 1e5)")
+        bad("realized_vol_bps", f"a number of bps above 0 (and at most {MAX_REALIZED_VOL_BPS:g})")
     if errors:
         return None, errors
     return Order(symbol, side, quantity, algo, urgency, order_type, realized_vol), []
