@@ -312,9 +312,10 @@ class Lake:
         """The table's current data files from the Delta log, one row each: path, size_bytes,
         num_records, `partition.<column>`, and `min.<column>` / `max.<column>` statistics (no
         data file is read). Empty when the table does not exist."""
-        if not self.exists(table):
+        try:  # one read of the log (not `exists` first: partition digests call this per input)
+            dt_table = DeltaTable(self.uri(table), storage_options=self._options())
+        except TableNotFoundError:
             return pl.DataFrame()
-        dt_table = DeltaTable(self.uri(table), storage_options=self._options())
         return pl.DataFrame(dt_table.get_add_actions(flatten=True))
 
     def partition_digest(

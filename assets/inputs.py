@@ -6,7 +6,7 @@ days) is a time-window mapping on the same trading-day partitions."""
 import datetime as dt
 import functools
 import hashlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,7 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 
 from analytics_platform.contracts import TableContract
 from analytics_platform.lake import Lake
-from assets.metadata import OWNERS, definition_metadata, lake_key
+from assets.metadata import DATA_VERSION_TAG, OWNERS, definition_metadata, lake_key
 from assets.partitions import end_of_day_freshness, partition_date, trading_day_partitions
 
 
@@ -75,6 +75,7 @@ class LakeInput:
 SKIP_UNCHANGED_TAG = "analytics/skip_unchanged"
 INPUTS_DIGEST = "inputs_digest"
 OUTPUT_DIGEST = "output_digest"
+SKIPPED_SINCE_RUN = "skipped_unchanged_since_run"
 
 
 def _inputs_digest(
@@ -86,13 +87,12 @@ def _inputs_digest(
 ) -> str:
     """What the asset's computation of a day depends on: its code version, the configuration of
     the resources it takes, and the data files of every input partition it reads."""
-    key = partition_key
     parts = [code_version, *(f"{n}={r!r}" for n, r in sorted(resources.items()))]
     for dep in deps:
         if isinstance(dep, LakeInput):
-            table, days = dep.contract.table, dep.days(key)
+            table, days = dep.contract.table, dep.days(partition_key)
         else:
-            table, days = dep, [partition_date(key)]
+            table, days = dep, [partition_date(partition_key)]
         parts.append(f"{table}:{lake.partition_digest(table, days)}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
@@ -149,24 +149,28 @@ def _repeated(
     checks = _carried_forward(context, key, check_names)
     if checks is None:
         return None
-    version = last[0].asset_materialization.tags.get("dagster/data_version")
+    version = last[0].asset_materialization.tags.get(DATA_VERSION_TAG)
     return MaterializeResult(
         asset_key=key,
-        metadata={**recorded, "skipped_unchanged_since_run": last[0].run_id},
+        metadata={**recorded, SKIPPED_SINCE_RUN: last[0].run_id},
         check_results=checks,
         data_version=DataVersion(version) if version else None,
     )
 
 
 def skip_unchanged(
-    checks: Mapping[AssetKey, list[str]], deps: list[str | LakeInput], code_version: str
+    keys: Sequence[AssetKey],
+    check_specs: Sequence[AssetCheckSpec],
+    deps: list[str | LakeInput],
+    code_version: str,
 ) -> Callable[[Callable[..., Any]], Callable[..., Iterator[MaterializeResult]]]:
-    """Wraps the body of a lake-table asset (or a multi-asset writing several tables: `checks`
-    names each table's asset key and check names) so that every materialization records the
-    digests of its inputs and of the partition it wrote. In a run tagged SKIP_UNCHANGED_TAG,
-    when neither changed for any of its tables since the day's last materialization, the body
-    is not called: each materialization repeats the last one's data version and check results.
-    The body takes the `lake` resource."""
+    """Wraps the body of a lake-table asset (or of a multi-asset writing the tables of `keys`,
+    with the asset's `check_specs`) so that every materialization records the digests of its
+    inputs and of the partition it wrote. In a run tagged SKIP_UNCHANGED_TAG, when neither
+    changed for any of its tables since the day's last materialization, the body is not called:
+    each materialization repeats the last one's data version and check results. The body takes
+    the `lake` resource."""
+    checks = {key: [s.name for s in check_specs if s.asset_key == key] for key in keys}
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Iterator[MaterializeResult]]:
         @functools.wraps(fn)
@@ -182,9 +186,8 @@ def skip_unchanged(
                     yield from repeated
                     return
             produced = fn(context, *args, **resources)
-            single = next(iter(checks))
             for result in [produced] if isinstance(produced, MaterializeResult) else produced:
-                key = result.asset_key or single
+                key = result.asset_key or keys[0]
                 output = lake.partition_digest(_table_of(key), [day])
                 yield MaterializeResult(
                     asset_key=result.asset_key,
@@ -253,8 +256,8 @@ def lake_table_asset(
         description=description,
     )
     declare = asset(**fields, check_specs=list(check_specs))
-    checks = {fields["key"]: [spec.name for spec in check_specs]}
-    return lambda fn: declare(skip_unchanged(checks, deps, code_version)(fn))
+    skipping = skip_unchanged([fields["key"]], check_specs, deps, code_version)
+    return lambda fn: declare(skipping(fn))
 
 
 def lake_table_spec(

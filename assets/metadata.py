@@ -37,6 +37,11 @@ def code_version(*packages: str) -> str:
     return digest.hexdigest()[:12]
 
 
+# The tag Dagster reads a materialization's or observation's data version from (what
+# MaterializeResult/ObserveResult.data_version set); Dagster exports no public name for it.
+DATA_VERSION_TAG = "dagster/data_version"
+
+
 def lake_key(table: str) -> AssetKey:
     """Asset keys mirror lake table paths: raw/quotes -> AssetKey(["raw", "quotes"])."""
     return AssetKey(table.split("/"))

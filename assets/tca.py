@@ -379,6 +379,21 @@ def _coverage_check(table: pl.DataFrame, seen: pl.Series, entity: str) -> CheckO
     )
 
 
+EFFECT_CHECKS = [
+    spec
+    for key in EFFECT_KEYS.values()
+    for spec in (
+        _check_spec(
+            key,
+            "covers_entities",
+            "Every entity of the window's fills has an effect (warns)",
+            blocking=False,
+        ),
+        _check_spec(key, "interval_bounds", "ci_low ≤ effect ≤ ci_high on every row"),
+    )
+]
+
+
 @multi_asset(
     specs=[
         lake_table_spec(
@@ -390,27 +405,11 @@ def _coverage_check(table: pl.DataFrame, seen: pl.Series, entity: str) -> CheckO
         )
         for entity in ENTITIES
     ],
-    check_specs=[
-        spec
-        for key in EFFECT_KEYS.values()
-        for spec in (
-            _check_spec(
-                key,
-                "covers_entities",
-                "Every entity of the window's fills has an effect (warns)",
-                blocking=False,
-            ),
-            _check_spec(key, "interval_bounds", "ci_low ≤ effect ≤ ci_high on every row"),
-        )
-    ],
+    check_specs=EFFECT_CHECKS,
     partitions_def=trading_day_partitions,
     name="tca_effects",
 )
-@skip_unchanged(
-    {key: ["covers_entities", "interval_bounds"] for key in EFFECT_KEYS.values()},
-    list(EFFECT_INPUTS),
-    TCA_CODE_VERSION,
-)
+@skip_unchanged(list(EFFECT_KEYS.values()), EFFECT_CHECKS, list(EFFECT_INPUTS), TCA_CODE_VERSION)
 def tca_effects(context: AssetExecutionContext, lake: LakeResource):
     """Venue, algo and broker effects: one regression, three tables."""
     day = partition_date(context.partition_key)

@@ -15,7 +15,6 @@ import json
 
 from dagster import (
     AssetObservation,
-    DefaultSensorStatus,
     MetadataValue,
     SensorDefinition,
     SensorEvaluationContext,
@@ -30,17 +29,17 @@ from analytics_platform.events.reading import encode_offset
 from analytics_platform.landing import LandingFile, ParquetFooter, read_footer
 from analytics_platform.marketdata.schemas import MARKET_DATA_CONTRACTS
 from analytics_platform.observability import broker_backlog
+from assets.metadata import DATA_VERSION_TAG
 from assets.partitions import trading_day_partitions
 from assets.raw_events import topic_key
 from assets.raw_market_data import landing_spec
 from resources.lake import IngestConfig, LakeResource, LandingZoneResource
 from resources.pulsar import BrokerUnavailable, PulsarResource
+from sensors import default_status
 
 LANDING_KEYS = {table: landing_spec(c).key for table, c in MARKET_DATA_CONTRACTS.items()}
 # Bounds the first tick over a long history (footers read, events written); the rest follow.
 MAX_FILES_PER_TICK = 500
-# The tag Dagster reads an observation's data version from (what ObserveResult.data_version sets).
-DATA_VERSION_TAG = "dagster/data_version"
 
 
 def landing_observation(file: LandingFile, footer: ParquetFooter) -> AssetObservation:
@@ -57,15 +56,11 @@ def landing_observation(file: LandingFile, footer: ParquetFooter) -> AssetObserv
     )
 
 
-def _status(running: bool) -> DefaultSensorStatus:
-    return DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED
-
-
 def observe_landing_sensor(interval_s: int, running: bool = True) -> SensorDefinition:
     @sensor(
         name="observe_landing",
         minimum_interval_seconds=interval_s,
-        default_status=_status(running),
+        default_status=default_status(running),
         description="Observes the vendor's landing files per trading day: path, rows, size, "
         "modification time and data version of each new or rewritten file",
     )
@@ -100,7 +95,7 @@ def observe_topics_sensor(interval_s: int, running: bool = True) -> SensorDefini
     @sensor(
         name="observe_topics",
         minimum_interval_seconds=interval_s,
-        default_status=_status(running),
+        default_status=default_status(running),
         description="Observes each inbound Pulsar topic: its backlog (messages not yet landed) "
         "and the offset committed in the lake",
     )

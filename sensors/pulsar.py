@@ -17,7 +17,6 @@ import json
 from dagster import (
     DagsterInstance,
     DagsterRunStatus,
-    DefaultSensorStatus,
     RunRequest,
     RunsFilter,
     SensorDefinition,
@@ -36,6 +35,7 @@ from assets.partitions import trading_day_partitions
 from jobs.ingest import ingest_jobs
 from resources.lake import IngestConfig, LakeResource
 from resources.pulsar import BrokerUnavailable, PulsarResource
+from sensors import default_status
 
 IN_FLIGHT = [
     DagsterRunStatus.QUEUED,
@@ -58,7 +58,7 @@ def pulsar_sensor(workflow: str, interval_s: int, running: bool = True) -> Senso
         name=f"pulsar_{workflow.replace('-', '_')}",
         job=ingest_jobs[workflow],
         minimum_interval_seconds=interval_s,
-        default_status=DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED,
+        default_status=default_status(running),
         description=f"Requests {workflow} partition runs for trade dates with new events",
     )
     def _sensor(
