@@ -24,11 +24,11 @@ from analytics_platform.events.broker import EmbeddedPulsar
 from analytics_platform.events.contracts import INBOUND, PARENT_ORDER_SUBMITTED, TRADE_EXECUTED
 from analytics_platform.events.publisher import publish_frame, pulsar_client
 from analytics_platform.landing import LandingZone
-from assets.raw_events import raw_event_assets
 from assets.raw_market_data import landing_specs, raw_market_data_assets
 from resources import LakeResource, LandingZoneResource, PulsarResource
 from sensors.observe import observe_sensors
 from tests.conftest import TRADE_DATE, tuning
+from tests.test_sensors import TRADE_EXECUTION_ASSETS
 
 OBSERVE_LANDING, OBSERVE_TOPICS = observe_sensors(60)
 PREVIOUS_DAY = dt.date(2026, 11, 19)
@@ -199,12 +199,6 @@ def test_a_corrected_vendor_file_marks_the_raw_partition_stale(landing, small_da
 
 # ---------------------------------------------------------------------------------------------
 # Topics
-
-TRADE_EXECUTION_ASSETS = [
-    a
-    for a, c in zip(raw_event_assets, INBOUND, strict=True)
-    if c.spec.workflow == "trade-execution"
-]
 
 
 @pytest.fixture

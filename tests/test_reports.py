@@ -243,9 +243,6 @@ def test_reports_cache_setting_is_validated():
 @pytest.fixture(scope="module")
 def built_day(tmp_path_factory, small_day):
     """A small simulated day through the graph up to the marts and the two report assets."""
-    from analytics_platform.events.broker import EmbeddedPulsar  # noqa: PLC0415
-    from analytics_platform.events.publisher import publish_all, pulsar_client  # noqa: PLC0415
-    from analytics_platform.landing import LandingZone  # noqa: PLC0415
     from assets.attribution import attribution_assets  # noqa: PLC0415
     from assets.compliance import compliance_assets  # noqa: PLC0415
     from assets.marts import marts_assets  # noqa: PLC0415
@@ -253,23 +250,11 @@ def built_day(tmp_path_factory, small_day):
     from assets.raw_market_data import raw_market_data_assets  # noqa: PLC0415
     from assets.reports import report_assets  # noqa: PLC0415
     from assets.tca import tca_assets  # noqa: PLC0415
-    from resources import (  # noqa: PLC0415
-        ComplianceConfig,
-        LakeResource,
-        LandingZoneResource,
-        PulsarResource,
-        ReportsResource,
-        marts_dbt_resource,
-    )
-    from tests.conftest import TRADE_DATE, tuning  # noqa: PLC0415
+    from resources import ComplianceConfig, ReportsResource, marts_dbt_resource  # noqa: PLC0415
+    from tests.conftest import TRADE_DATE, one_day_sources  # noqa: PLC0415
 
     tmp = tmp_path_factory.mktemp("reports_day")
-    zone = LandingZone(tmp / "landing")
-    for table, frame in small_day.market_data.items():
-        zone.write(table, TRADE_DATE, frame)
-    with EmbeddedPulsar(tmp / "pulsar") as broker:
-        with pulsar_client(broker.service_url) as client:
-            publish_all(client, small_day.trading_events)
+    with one_day_sources(tmp, small_day) as (_, sources):
         result = materialize(
             [
                 *raw_market_data_assets,
@@ -284,11 +269,8 @@ def built_day(tmp_path_factory, small_day):
             - AssetSelection.assets(["marts", "dataset_inventory"], ["marts", "model_inventory"]),
             partition_key=TRADE_DATE.isoformat(),
             resources={
-                "lake": LakeResource(root_uri=str(tmp / "lake")),
-                "landing": LandingZoneResource(root=str(tmp / "landing")),
-                **tuning(ANALYTICS_MAX_CROSSED_QUOTE_SHARE="1e-3"),
+                **sources,
                 "compliance": ComplianceConfig(cost_k_sigma=2.0),
-                "pulsar": PulsarResource(service_url=broker.service_url, embedded_dir=str(tmp)),
                 "warehouse": DuckDBResource(database=str(tmp / "warehouse.duckdb")),
                 "dbt": marts_dbt_resource(),
                 "reports": ReportsResource(root=str(tmp / "reports")),
