@@ -39,6 +39,15 @@ def decode_offset(text: str) -> pulsar.MessageId:
     return pulsar.MessageId.deserialize(bytes.fromhex(text))
 
 
+def _more_available(reader: pulsar.Reader) -> bool:
+    """Whether the broker holds messages after the reader's position (False where it cannot
+    say, e.g. on a topic nothing was ever published to)."""
+    try:
+        return reader.has_message_available()
+    except pulsar.PulsarException:
+        return False
+
+
 def read_chunks(
     client: pulsar.Client,
     topic: str,
@@ -47,7 +56,8 @@ def read_chunks(
     timeout_ms: int = 200,
 ) -> Iterator[tuple[list[pulsar.Message], list[pulsar.MessageId]]]:
     """Messages strictly after `after` (with their ids), in chunks of at most `chunk_size`, until
-    none arrives in time. The one per-message loop of the platform, so it is kept tight."""
+    none arrives in time and the broker has no more. The one per-message loop of the platform, so
+    it is kept tight."""
     reader = client.create_reader(
         topic,
         after if after is not None else pulsar.MessageId.earliest,
@@ -65,8 +75,11 @@ def read_chunks(
                 msg = read_next(timeout_ms)
             except pulsar.Timeout:
                 # Nothing in time: caught up, unless the broker is gone (a client reconnecting
-                # also times out), which must not pass for the end of the topic.
+                # also times out), which must not pass for the end of the topic, or is slow to
+                # deliver (a loaded machine): the broker says whether more is there.
                 connected = reader.is_connected()
+                if connected and _more_available(reader):
+                    continue
                 break
             msg_id = msg.message_id()
             if last is not None and not msg_id > last:
